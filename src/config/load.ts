@@ -101,7 +101,7 @@ function checkCrossFields(config: Config, problems: string[]): void {
 /** Replaces every `<name>Env: "VAR"` with a non-enumerable `<name>` holding the variable's value. */
 function resolveSecrets(node: unknown, path: string, env: Env, problems: string[]): void {
   if (Array.isArray(node)) {
-    node.forEach((item, i) => resolveSecrets(item, `${path}[${i}]`, env, problems));
+    for (const [i, item] of node.entries()) resolveSecrets(item, `${path}[${i}]`, env, problems);
     return;
   }
   if (node === null || typeof node !== 'object') return;
