@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * The `keyvend` command. Each sub-command lives in its own file and is listed in the table
+ * below; commands call the same services as the HTTP routes.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import { type CliIo, type Command, UsageError } from './io.js';
+
+/**
+ * `keyvend <group> <verb>` or `keyvend <name>` → the module that runs it. Each module exports
+ * `run: Command`; modules load lazily so `keyvend --help` stays fast.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(
+    ([name, c]) => `  keyvend ${name.padEnd(22)} ${c.summary}`,
+  );
+  return [
+    'usage:',
+    ...lines,
+    '',
+    'Every command takes --config FILE (default ./keyvend.json or $KEYVEND_CONFIG).',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout(`${usage()}\n`);
+    return first === undefined ? 2 : 0;
+  }
+  const two = second === undefined ? undefined : `${first} ${second}`;
+  const name = two !== undefined && COMMANDS[two] ? two : first;
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr(`keyvend: unknown command ${JSON.stringify(first)}\n${usage()}\n`);
+    return 2;
+  }
+  const args = name === two ? rest : [second, ...rest].filter((a): a is string => a !== undefined);
+  try {
+    const command = await entry.load();
+    return await command(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`keyvend ${name}: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr(`${err.message}\n`);
+      return 78;
+    }
+    io.stderr(`keyvend ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+const isEntry = (() => {
+  try {
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+    );
+  } catch {
+    return false;
+  }
+})();
+
+if (isEntry) {
+  const io: CliIo = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`keyvend: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

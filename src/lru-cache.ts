@@ -1,0 +1,45 @@
+/**
+ * A bounded least-recently-used map, used by every in-memory cache in keyvend (verified
+ * tokens, credentials). A Map keeps insertion order, so re-inserting on read moves an entry
+ * to the young end and the first key is always the oldest. Capacity 0 disables caching.
+ */
+export class LruCache<K, V> {
+  readonly #max: number;
+  readonly #map = new Map<K, V>();
+
+  constructor(maxEntries: number) {
+    this.#max = Math.max(0, Math.floor(maxEntries));
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.#map.get(key);
+    if (value !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    if (this.#max === 0) return;
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    while (this.#map.size > this.#max) {
+      const oldest = this.#map.keys().next();
+      if (oldest.done) break;
+      this.#map.delete(oldest.value);
+    }
+  }
+
+  delete(key: K): boolean {
+    return this.#map.delete(key);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+}
