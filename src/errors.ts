@@ -160,6 +160,9 @@ export const ERRORS = {
     message: 'The admin API is not enabled on this keyvend.',
   },
 
+  // Operations
+  KEYVEND_NOT_READY: { status: 503, message: 'keyvend is not ready: its store does not answer.' },
+
   // Catch-all
   KEYVEND_INTERNAL: { status: 500, message: 'keyvend failed to handle the request.' },
 } as const satisfies Record<string, { status: number; message: string }>;

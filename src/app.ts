@@ -1,0 +1,176 @@
+/**
+ * The keyvend HTTP application — the table of contents: every plugin and route is registered
+ * here, in order. `server.ts` loads the config, calls `buildApp`, listens and closes; tests
+ * call `buildApp` and use `inject` or listen on port 0.
+ *
+ * Errors: handlers throw; the one error handler below turns anything thrown (KeyvendErrors,
+ * schema-validation failures, body-parser failures, rate limiting) into the envelope
+ * `{ error: { code, message, ... } }`. A 5xx never shows internals; its log line keeps the
+ * cause.
+ */
+import type { Writable } from 'node:stream';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Config } from './config/schema.js';
+import { ERRORS, type ErrorCode, isKeyvendError, KeyvendError } from './errors.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { deviceRoutes } from './routes/devices.js';
+import { healthRoutes } from './routes/health.js';
+import { ErrorEnvelope } from './routes/schemas.js';
+import { type BuildOptions, buildServices, type Services } from './services/build-services.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body exactly as received (JSON bodies only), for signatures over it. */
+    rawBody?: string;
+  }
+}
+
+export interface AppOptions extends Omit<BuildOptions, 'logger'> {
+  /** Where log lines go (default stdout). Tests pass a stream to inspect them. */
+  logStream?: Writable;
+  /** Prebuilt services (tests that share one set across apps). */
+  services?: Services;
+}
+
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.dpop',
+  'req.headers["x-keyvend-app-signature"]',
+  'req.headers.cookie',
+];
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { server } = config;
+  const app = Fastify({
+    logger: {
+      level: server.logLevel,
+      redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    bodyLimit: server.bodyLimit,
+    trustProxy: server.trustedProxies.length > 0 ? [...server.trustedProxies] : false,
+    requestTimeout: server.requestTimeoutMs,
+    connectionTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  const services =
+    options.services ?? (await buildServices(config, { ...options, logger: app.log }));
+  if (!options.services) app.addHook('onClose', () => services.close());
+
+  // JSON bodies: Fastify's own safe parser (prototype-poisoning protection), keeping the raw
+  // text; an empty body is "no body" so optional bodies may be left out.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (request: FastifyRequest, body: string | Buffer, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      request.rawBody = text;
+      if (text.trim() === '') return done(null, undefined);
+      parseJson(request, text, done);
+    },
+  );
+
+  app.setErrorHandler((error, request, reply) => {
+    const kv = toKeyvendError(error);
+    if (kv.statusCode >= 500)
+      request.log.error({ err: kv.cause ?? error, code: kv.code }, kv.message);
+    else request.log.info({ code: kv.code }, 'request refused');
+    if (kv.headers) reply.headers(kv.headers);
+    reply.code(kv.statusCode).send({
+      error: { code: kv.code, message: kv.message, ...(kv.expose ? kv.details : {}) },
+    });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: {
+        code: 'KEYVEND_NOT_FOUND',
+        message: `No route ${request.method} ${request.url.split('?')[0]}.`,
+      },
+    });
+  });
+
+  app.addSchema(ErrorEnvelope);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'keyvend',
+        description:
+          'Temporary AWS credentials for devices. Errors: { error: { code, message } } — codes in the README. Registration challenges: docs/challenge-protocol.md.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: {
+          registrationToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new KeyvendError('KEYVEND_RATE_LIMITED', `Too many requests; retry in ${context.after}.`, {
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+      }),
+  });
+
+  // Routes — one file per API path.
+  await app.register(healthRoutes, { services });
+  await app.register(deviceRoutes, { services });
+  await app.register(credentialRoutes, { services });
+
+  app.decorate('keyvend', services);
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keyvend: Services;
+  }
+}
+
+/** Everything thrown maps to one KeyvendError; unknown errors become KEYVEND_INTERNAL. */
+export function toKeyvendError(error: unknown): KeyvendError {
+  if (isKeyvendError(error)) return error;
+  const e = error as FastifyError & { validationContext?: string };
+  if (e.validation) {
+    const problems = e.validation.map((v) => {
+      const where = `${e.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+      const missing = (v.params as { missingProperty?: string }).missingProperty;
+      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+      if (missing) return `${where}.${missing}: is required`;
+      if (extra) return `${where}.${extra}: unknown field`;
+      return `${where}: ${v.message ?? 'is not valid'}`;
+    });
+    return new KeyvendError('KEYVEND_BAD_REQUEST', `Invalid request: ${problems.join('; ')}.`, {
+      details: { problems },
+    });
+  }
+  const byFastifyCode: Partial<Record<string, ErrorCode>> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'KEYVEND_BODY_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'KEYVEND_UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'KEYVEND_BAD_REQUEST',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'KEYVEND_BAD_REQUEST',
+  };
+  const mapped = e.code ? byFastifyCode[e.code] : undefined;
+  if (mapped) return new KeyvendError(mapped, undefined, { cause: error });
+  if (error instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return new KeyvendError('KEYVEND_BAD_REQUEST', 'The request body is not valid JSON.', {
+      cause: error,
+    });
+  }
+  if (e.statusCode === 429)
+    return new KeyvendError('KEYVEND_RATE_LIMITED', undefined, { cause: error });
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    // Fastify's own client errors (bad headers, prototype poisoning, …): the message is safe.
+    return new KeyvendError('KEYVEND_BAD_REQUEST', e.message, { cause: error });
+  }
+  return new KeyvendError('KEYVEND_INTERNAL', ERRORS.KEYVEND_INTERNAL.message, { cause: error });
+}

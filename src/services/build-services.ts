@@ -1,0 +1,176 @@
+/**
+ * Builds everything a running keyvend needs from a validated config, in dependency order:
+ * store → key rings and tokens → templates (linted: a bad one stops start-up) → validators →
+ * AWS clients (pointed at the in-process local AWS endpoint when enabled) → issuers and the
+ * credential cache → the register and vend services. `close()` releases it all in reverse.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import { createStsClient } from '../issuers/aws-clients.js';
+import { CredentialCache } from '../issuers/credential-cache.js';
+import type { Issuer } from '../issuers/issuer.js';
+import { createIssuer } from '../issuers/registry.js';
+import type { LocalAws } from '../local-aws/index.js';
+import { lintAll } from '../policy/lint.js';
+import { loadTemplates, type PolicyTemplate } from '../policy/template.js';
+import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
+import type { Store } from '../stores/store.js';
+import { KeyRing } from '../tokens/key-ring.js';
+import { RegistrationTokens } from '../tokens/registration-tokens.js';
+import { closeValidators, createValidators } from '../validators/registry.js';
+import type { Validator } from '../validators/validator.js';
+import { createJwtChallengeSigner } from './jwt-challenge-signer.js';
+import { createRegisterService, type RegisterService } from './register-device.js';
+import { createVendService, type VendService } from './vend-credentials.js';
+
+export interface Services {
+  config: Config;
+  store: Store;
+  keyRing: KeyRing;
+  tokens: RegistrationTokens;
+  templates: ReadonlyMap<string, PolicyTemplate>;
+  validators: ReadonlyMap<string, Validator[]>;
+  issuers: ReadonlyMap<string, Issuer>;
+  cache: CredentialCache;
+  register: RegisterService;
+  vend: VendService;
+  /** The in-process local AWS endpoint, when `aws.local.enabled`. */
+  localAws: LocalAws | undefined;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger: FastifyBaseLogger;
+  clock?: () => Date;
+  /** Use this store instead of opening the configured one (tests). */
+  store?: Store;
+  fetch?: typeof fetch;
+}
+
+export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
+  const { logger } = options;
+  const clock = options.clock ?? (() => new Date());
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+    }
+  };
+  try {
+    const templates = await loadTemplates(config.policiesDir);
+    const problems = lintAll(config, templates);
+    if (problems.length > 0) throw new ConfigError(config.file, problems);
+
+    const store = options.store ?? (await SqliteStore.open(config.store.path, { clock }));
+    if (options.store === undefined) cleanups.push(() => store.close());
+
+    const keyRing = await KeyRing.open(store, { use: 'registration', alg: 'ES256', clock });
+    const tokens = new RegistrationTokens(keyRing, {
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+      cacheSize: config.tokens.verifyCacheSize,
+      clock,
+    });
+    const signer = createJwtChallengeSigner(keyRing, {
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+      clock,
+    });
+
+    const validators = new Map<string, Validator[]>();
+    for (const [name, profile] of Object.entries(config.profiles)) {
+      validators.set(
+        name,
+        createValidators(profile.validators, {
+          store,
+          signer,
+          clock,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }),
+      );
+    }
+    cleanups.push(() => closeValidators([...validators.values()].flat()));
+
+    let localAws: LocalAws | undefined;
+    let stsOverrides: Parameters<typeof createStsClient>[1];
+    if (config.aws.local.enabled) {
+      const { startLocalAws } = await import('../local-aws/index.js');
+      localAws = await startLocalAws({
+        host: config.aws.local.host,
+        port: config.aws.local.port,
+        accountId: config.aws.local.accountId,
+      });
+      cleanups.push(() => localAws!.close());
+      const identity = localAws.control.bootstrapKeyvendIdentity();
+      stsOverrides = {
+        endpoint: localAws.url,
+        credentials: {
+          accessKeyId: identity.accessKeyId,
+          secretAccessKey: identity.secretAccessKey,
+        },
+      };
+      logger.warn(
+        { endpoint: localAws.url },
+        "LOCAL AWS ENDPOINT IN USE: credentials are minted by keyvend's built-in development STS, not by AWS. Set aws.local.enabled=false for real AWS.",
+      );
+    }
+    const sts = createStsClient(config.aws, stsOverrides);
+    cleanups.push(async () => sts.destroy());
+
+    const issuers = new Map<string, Issuer>();
+    for (const [name, profile] of Object.entries(config.profiles)) {
+      issuers.set(name, createIssuer(profile.issuer, { sts, config, logger }));
+    }
+    const cache = new CredentialCache({ ...config.credentialCache, clock });
+
+    const accountId = memoize(async () => {
+      if (localAws) return localAws.accountId;
+      const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+      const identity = await sts.send(new GetCallerIdentityCommand({}));
+      if (identity.Account === undefined) throw new Error('GetCallerIdentity returned no Account');
+      return identity.Account;
+    });
+
+    const register = createRegisterService({ config, store, tokens, validators, clock });
+    const vend = createVendService({
+      config,
+      store,
+      tokens,
+      templates,
+      issuers,
+      cache,
+      accountId,
+      clock,
+    });
+    return {
+      config,
+      store,
+      keyRing,
+      tokens,
+      templates,
+      validators,
+      issuers,
+      cache,
+      register,
+      vend,
+      localAws,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** One shared promise; a failure is forgotten so the next call tries again. */
+function memoize<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= fn().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The vend flow, shared by `POST /v1/credentials`, the container-credentials endpoint and the
+ * CLI: registration token → device (must be active, every time — no cache can hide a disabled
+ * device) → proof of possession when the token is key-bound → policy rendered for this device →
+ * the credential cache in front of the profile's issuer.
+ */
+import type { Config, ProfileConfig } from '../config/schema.js';
+import { KeyvendError } from '../errors.js';
+import type { CredentialCache } from '../issuers/credential-cache.js';
+import { computeTtl, credentialCacheKey } from '../issuers/credential-cache.js';
+import type { IssueRequest, Issuer } from '../issuers/issuer.js';
+import { LruCache } from '../lru-cache.js';
+import { federationPrincipalName, roleSessionName } from '../policy/principal-name.js';
+import { PolicyRenderError, renderPolicy } from '../policy/render.js';
+import type { PolicyTemplate } from '../policy/template.js';
+import type { DeviceRecord, Store } from '../stores/store.js';
+import { verifyDpopProof } from '../tokens/dpop.js';
+import type { RegistrationClaims, RegistrationTokens } from '../tokens/registration-tokens.js';
+
+export interface VendInput {
+  /** The `Authorization` header: `Bearer <token>`, `DPoP <token>`, or the bare token. */
+  authorization: string | undefined;
+  /** The `DPoP` header, for key-bound devices. */
+  dpop: string | undefined;
+  method: string;
+  /** The full URL the client called, as it sees it (for the DPoP `htu` check). */
+  url: string;
+  clientIp: string;
+  ttlSeconds?: number | undefined;
+}
+
+export interface VendResult {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+  region: string;
+  accountId?: string;
+  principalArn?: string;
+  deviceId: string;
+  profile: string;
+}
+
+export interface VendService {
+  /** Checks the token alone (cached signature check + device status); used by rate limiting. */
+  authenticate(authorization: string | undefined): Promise<AuthenticatedDevice>;
+  vend(input: VendInput, authenticated?: AuthenticatedDevice): Promise<VendResult>;
+}
+
+export interface AuthenticatedDevice {
+  token: string;
+  claims: RegistrationClaims;
+  device: DeviceRecord;
+  profile: ProfileConfig;
+}
+
+export interface VendDeps {
+  config: Config;
+  store: Store;
+  tokens: RegistrationTokens;
+  templates: ReadonlyMap<string, PolicyTemplate>;
+  issuers: ReadonlyMap<string, Issuer>;
+  cache: CredentialCache;
+  /** Resolves keyvend's own AWS account id (once). */
+  accountId: () => Promise<string>;
+  clock?: () => Date;
+}
+
+/** How often (at most) a device's `lastSeenAt` is written, so vending stays a read. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function createVendService(deps: VendDeps): VendService {
+  const clock = deps.clock ?? (() => new Date());
+  const region = deps.config.aws.region ?? 'us-east-1';
+  const lastTouched = new LruCache<string, number>(deps.config.credentialCache.maxEntries || 1000);
+
+  async function authenticate(authorization: string | undefined): Promise<AuthenticatedDevice> {
+    const token = bearerToken(authorization);
+    const claims = await deps.tokens.verify(token);
+    const device = await deps.store.getDevice(claims.deviceId);
+    if (device === null) throw new KeyvendError('KEYVEND_DEVICE_NOT_FOUND');
+    if (device.status !== 'active') throw new KeyvendError('KEYVEND_DEVICE_DISABLED');
+    if (device.profile !== claims.profile) throw new KeyvendError('KEYVEND_PROFILE_MISMATCH');
+    const profile = deps.config.profiles[device.profile];
+    if (profile === undefined) {
+      throw new KeyvendError(
+        'KEYVEND_UNKNOWN_PROFILE',
+        `Profile ${device.profile} no longer exists.`,
+      );
+    }
+    return { token, claims, device, profile };
+  }
+
+  async function vend(input: VendInput, known?: AuthenticatedDevice): Promise<VendResult> {
+    const { token, claims, device, profile } = known ?? (await authenticate(input.authorization));
+    const now = clock();
+    if (claims.jkt !== undefined) {
+      await verifyDpopProof(input.dpop, {
+        method: input.method,
+        url: input.url,
+        expectedJkt: claims.jkt,
+        accessToken: token,
+        now,
+        store: deps.store,
+      });
+    } else if (profile.requireKeyBinding) {
+      throw new KeyvendError('KEYVEND_PROOF_REQUIRED', 'This profile requires key-bound devices.');
+    }
+
+    const issuer = deps.issuers.get(device.profile);
+    const template = deps.templates.get(profile.policy);
+    if (issuer === undefined || template === undefined) {
+      throw new KeyvendError('KEYVEND_INTERNAL', undefined, {
+        cause: new Error(`profile ${device.profile} has no issuer or template`),
+      });
+    }
+    const principalName =
+      profile.issuer.type === 'federation-token'
+        ? federationPrincipalName(device.id)
+        : roleSessionName(device.id);
+    const accountId = await deps.accountId();
+    let policy: string;
+    try {
+      policy = renderPolicy(template, {
+        principal: principalName,
+        device: device.id,
+        profile: device.profile,
+        account: accountId,
+        region,
+        user: device.userId,
+        params: profile.params,
+      });
+    } catch (err) {
+      if (err instanceof PolicyRenderError) {
+        throw new KeyvendError('KEYVEND_INTERNAL', undefined, { cause: err });
+      }
+      throw err;
+    }
+    const request: IssueRequest = {
+      profileName: device.profile,
+      profile,
+      device,
+      principalName,
+      policy,
+      templateName: template.name,
+      policyArns: [...profile.managedPolicyArns],
+      durationSeconds: computeTtl(input.ttlSeconds, profile),
+      tags: [],
+    };
+    const credentials = await deps.cache.get(credentialCacheKey(request), () =>
+      issuer.issue(request),
+    );
+    touch(device.id, now);
+    return {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken,
+      expiration: credentials.expiration,
+      region,
+      accountId: credentials.accountId ?? accountId,
+      ...(credentials.principalArn === undefined ? {} : { principalArn: credentials.principalArn }),
+      deviceId: device.id,
+      profile: device.profile,
+    };
+  }
+
+  function touch(deviceId: string, now: Date): void {
+    const last = lastTouched.get(deviceId);
+    if (last !== undefined && now.getTime() - last < TOUCH_INTERVAL_MS) return;
+    lastTouched.set(deviceId, now.getTime());
+    // Last-seen is advisory: a failed write must not fail the vend.
+    deps.store.touchDevice(deviceId, now).catch(() => lastTouched.delete(deviceId));
+  }
+
+  return { authenticate, vend };
+}
+
+/** Accepts `Bearer <t>`, `DPoP <t>` (RFC 9449's scheme for bound tokens) or a bare token. */
+export function bearerToken(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === '') {
+    throw new KeyvendError('KEYVEND_TOKEN_MISSING');
+  }
+  const value = authorization.trim();
+  const space = value.indexOf(' ');
+  if (space === -1) return value;
+  const scheme = value.slice(0, space).toLowerCase();
+  const token = value.slice(space + 1).trim();
+  if ((scheme !== 'bearer' && scheme !== 'dpop') || token === '' || token.includes(' ')) {
+    throw new KeyvendError(
+      'KEYVEND_TOKEN_INVALID',
+      'Authorization must be "Bearer <registration token>".',
+    );
+  }
+  return token;
+}
