@@ -1,0 +1,37 @@
+/**
+ * A server process for the benchmarks, so that the load generator and the server under test
+ * do not share one event loop. `baseline` is a bare Fastify route returning constant JSON;
+ * `keyvend` is the real app built from the config in BENCH_CONFIG (JSON). Prints one JSON line
+ * `{ "url": ..., "localAws": ... }` when listening; exits on SIGTERM.
+ */
+import Fastify from 'fastify';
+import { buildApp } from '../src/app.js';
+import { buildConfig } from '../src/config/load.js';
+
+async function main(kind: string): Promise<void> {
+  if (kind === 'baseline') {
+    const app = Fastify({ logger: false });
+    app.get('/', async () => ({ hello: 'world' }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+    process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+    return;
+  }
+  const raw = JSON.parse(process.env.BENCH_CONFIG ?? '{}');
+  const config = buildConfig(raw, { baseDir: process.cwd(), env: process.env });
+  const app = await buildApp(config);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  process.stdout.write(
+    `${JSON.stringify({ url: `http://127.0.0.1:${port}`, localAws: app.keyvend.localAws?.url })}\n`,
+  );
+  process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+}
+
+main(process.argv[2] ?? 'baseline').catch((err: unknown) => {
+  process.stderr.write(`bench server failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
