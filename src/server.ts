@@ -43,10 +43,11 @@ function argValue(argv: string[], name: string): string | undefined {
   return prefixed?.slice(name.length + 1);
 }
 
-async function main(): Promise<void> {
+/** Loads the config, listens, prints how to try it and closes on SIGINT/SIGTERM. */
+export async function serve(argv: string[]): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig({ file: argValue(process.argv.slice(2), '--config') });
+    config = loadConfig({ file: argValue(argv, '--config') });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`keyvend: configuration error\n${err.message}\n`);
@@ -97,7 +98,7 @@ const isEntry = (() => {
 })();
 
 if (isEntry) {
-  main().catch((err: unknown) => {
+  serve(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`keyvend: failed to start: ${(err as Error).message}\n`);
     process.exit(1);
   });

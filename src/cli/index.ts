@@ -12,7 +12,24 @@ import { type CliIo, type Command, UsageError } from './io.js';
  * `keyvend <group> <verb>` or `keyvend <name>` → the module that runs it. Each module exports
  * `run: Command`; modules load lazily so `keyvend --help` stays fast.
  */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {};
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  serve: {
+    summary: 'run the keyvend server',
+    load: async () => (await import('./serve-command.js')).run,
+  },
+  policy: {
+    summary: 'lint: check every template | render --profile P --device D',
+    load: async () => (await import('./policy-command.js')).run,
+  },
+  devices: {
+    summary: 'list | show | disable | enable devices',
+    load: async () => (await import('./devices-command.js')).run,
+  },
+  keys: {
+    summary: 'list | rotate | prune registration-token signing keys',
+    load: async () => (await import('./keys-command.js')).run,
+  },
+};
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(

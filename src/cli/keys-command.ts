@@ -1,0 +1,50 @@
+/**
+ * `keyvend keys list|rotate` — registration-token signing keys. Rotation makes a new key the
+ * signer; tokens signed by the previous key keep verifying (it stays in the JWKS) until it is
+ * pruned with `keyvend keys prune --older-than 400d`.
+ */
+import { loadConfig } from '../config/load.js';
+import { KeyRing } from '../tokens/key-ring.js';
+import { parseArgs, requiredOption, stringOption } from './args.js';
+import { type Command, UsageError } from './io.js';
+import { openConfiguredStore } from './open-store.js';
+
+const USAGE =
+  'usage: keyvend keys list | rotate | prune --older-than DURATION (e.g. 400d)   [--config F]';
+
+export const run: Command = async (args, io) => {
+  const [verb, ...rest] = args;
+  const parsed = parseArgs(rest, { config: 'string', 'older-than': 'string' });
+  if (verb !== 'list' && verb !== 'rotate' && verb !== 'prune') throw new UsageError(USAGE);
+  const config = loadConfig({ file: stringOption(parsed, 'config'), env: io.env, cwd: io.cwd });
+  const store = await openConfiguredStore(config);
+  try {
+    if (verb === 'rotate') {
+      const ring = await KeyRing.open(store, { use: 'registration', alg: 'ES256' });
+      const { kid } = await ring.rotate();
+      io.stdout(`new signing key ${kid}; earlier keys keep verifying until pruned\n`);
+    } else if (verb === 'prune') {
+      const seconds = parseDuration(requiredOption(parsed, 'older-than'));
+      const before = new Date(Date.now() - seconds * 1000);
+      const n = await store.deleteRetiredSigningKeys('registration', before);
+      io.stdout(`deleted ${n} key(s) retired before ${before.toISOString()}\n`);
+    } else {
+      for (const key of await store.listSigningKeys('registration')) {
+        io.stdout(
+          `${key.kid}  ${key.alg}  created ${key.createdAt.toISOString()}  ${key.retiredAt ? `retired ${key.retiredAt.toISOString()}` : 'current'}\n`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+};
+
+/** `90s`, `30m`, `12h`, `7d` → seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,9})([smhd])$/.exec(text);
+  if (!m) throw new UsageError(`${JSON.stringify(text)} is not a duration like 30m, 12h or 7d`);
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
