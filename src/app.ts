@@ -9,6 +9,7 @@
  * cause.
  */
 import type { Writable } from 'node:stream';
+import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -96,6 +97,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     });
   });
 
+  if (server.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: server.corsOrigins.includes('*') ? '*' : [...server.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'dpop', 'x-keyvend-app-signature'],
+      exposedHeaders: ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+      credentials: false,
+      maxAge: 600,
+    });
+  }
   app.addSchema(ErrorEnvelope);
   await app.register(swagger, {
     openapi: {

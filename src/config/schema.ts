@@ -37,6 +37,11 @@ export const ServerSchema = Type.Object(
         'Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the socket address is the client.',
     }),
     bodyLimit: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 16_384 }),
+    corsOrigins: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Origins allowed to call keyvend from a browser (e.g. "https://app.example.com"), or ["*"]. Tokens travel in headers, never cookies. Empty: no CORS headers.',
+    }),
     requestTimeoutMs: Type.Integer({ minimum: 1000, default: 30_000 }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
