@@ -149,6 +149,14 @@ export const ERRORS = {
     message: "AWS rejected the profile's policy template.",
   },
   KEYVEND_AWS_ERROR: { status: 502, message: 'AWS answered with an unexpected error.' },
+  KEYVEND_SESSION_TAGS_INVALID: {
+    status: 403,
+    message: "This device's attributes do not fit AWS's session-tag rules.",
+  },
+  KEYVEND_WEB_IDENTITY_REJECTED: {
+    status: 502,
+    message: "AWS refused keyvend's own ID token; check the role's trust policy and OIDC provider.",
+  },
 
   // Administration
   KEYVEND_ADMIN_UNAUTHORIZED: {
@@ -162,6 +170,12 @@ export const ERRORS = {
 
   // Operations
   KEYVEND_NOT_READY: { status: 503, message: 'keyvend is not ready: its store does not answer.' },
+
+  // Storage
+  KEYVEND_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'keyvend cannot reach its database right now; retry later.',
+  },
 
   // Catch-all
   KEYVEND_INTERNAL: { status: 500, message: 'keyvend failed to handle the request.' },
