@@ -61,6 +61,14 @@ interface Entry {
   freshUntil: number;
 }
 
+/** A mint in progress, shared by every request for its key. */
+interface Flight {
+  deviceId: string;
+  /** Set by `invalidateDevice`: the result is handed out but not cached. */
+  invalidated: boolean;
+  promise: Promise<IssuedCredentials>;
+}
+
 /** Variants kept per device (a device rarely has more than one). */
 const VARIANTS_PER_DEVICE = 4;
 
@@ -96,7 +104,7 @@ export function credentialCacheKey(request: IssueRequest): string {
  */
 export class CredentialCache {
   readonly #devices: LruCache<string, Map<string, Entry>>;
-  readonly #inflight = new Map<string, Promise<IssuedCredentials>>();
+  readonly #inflight = new Map<string, Flight>();
   readonly #minRemainingMs: number;
   readonly #refreshShare: number;
   readonly #outageFloorMs: number;
@@ -128,19 +136,30 @@ export class CredentialCache {
     const running = this.#inflight.get(key);
     if (running !== undefined) {
       this.#stats.inflightJoins++;
-      return running;
+      return running.promise;
     }
     this.#stats.mints++;
-    const minting = this.#mint(deviceId, variant, mint).finally(() => {
-      this.#inflight.delete(key);
+    const state = { deviceId, invalidated: false };
+    const promise = this.#mint(state, variant, mint).finally(() => {
+      if (this.#inflight.get(key) === state) this.#inflight.delete(key);
     });
-    this.#inflight.set(key, minting);
-    return minting;
+    // The same object: invalidateDevice flags `state` through it.
+    const flight: Flight = Object.assign(state, { promise });
+    this.#inflight.set(key, flight);
+    return flight.promise;
   }
 
-  /** Drops every cached credential of a device (disabled, deleted, re-linked). */
+  /**
+   * Drops every cached credential of a device (disabled, deleted, re-linked). A mint running
+   * for it still answers its waiters but is not cached, and later requests mint anew.
+   */
   invalidateDevice(deviceId: string): void {
     this.#devices.delete(deviceId);
+    for (const [key, flight] of this.#inflight) {
+      if (flight.deviceId !== deviceId) continue;
+      flight.invalidated = true;
+      this.#inflight.delete(key);
+    }
   }
 
   /** Drops everything. */
@@ -153,14 +172,15 @@ export class CredentialCache {
   }
 
   async #mint(
-    deviceId: string,
+    flight: Omit<Flight, 'promise'>,
     variant: string,
     mint: () => Promise<IssuedCredentials>,
   ): Promise<IssuedCredentials> {
+    const { deviceId } = flight;
     const startedAt = this.#now();
     try {
       const credentials = await mint();
-      this.#store(deviceId, variant, credentials, startedAt);
+      if (!flight.invalidated) this.#store(deviceId, variant, credentials, startedAt);
       return credentials;
     } catch (err) {
       this.#stats.mintFailures++;
