@@ -197,7 +197,8 @@ function worstCaseParams(
     const name = paramName(variable);
     if (name === undefined) continue;
     used.add(name);
-    out[name] = 'x'.repeat(UNKNOWN_PARAM_LENGTH);
+    // Distinct per param, so two params never look like a repeated action or resource.
+    out[name] = name.padEnd(UNKNOWN_PARAM_LENGTH, 'x').slice(0, UNKNOWN_PARAM_LENGTH);
     if (opts.params === undefined) continue;
     const value = Object.hasOwn(opts.params, name) ? opts.params[name] : undefined;
     if (value === undefined) {
