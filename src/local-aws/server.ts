@@ -164,18 +164,11 @@ export async function handleAwsRequest(
       throw new AwsError('MissingAction', 400, 'Missing Action');
     }
     const operation = OPERATIONS[service][action];
-    if (operation === undefined) {
-      throw new AwsError(
-        'InvalidAction',
-        400,
-        `Could not find operation ${action} for version ${params.get('Version') ?? API_VERSIONS[service]}`,
-      );
-    }
     if (service === 'sts' && state.knobs.takeThrottle()) throw throttling();
 
     let caller: OperationContext['caller'];
     let region = 'us-east-1';
-    if (operation.auth === 'sigv4') {
+    if (operation === undefined || operation.auth === 'sigv4') {
       const wireNow = state.wireClock();
       const result = authenticate(signable, state.account, service, wireNow, state.knobs.now());
       caller = result.caller;
@@ -185,7 +178,12 @@ export async function handleAwsRequest(
         // Federation tokens reach no IAM operation and only GetCallerIdentity in STS.
         if (service === 'iam' && session.kind === 'federated-user') throw invalidClientTokenId();
         const allowed = ['GetCallerIdentity', 'GetFederationToken'];
-        if (service === 'sts' && session.kind === 'federated-user' && !allowed.includes(action)) {
+        if (
+          operation !== undefined &&
+          service === 'sts' &&
+          session.kind === 'federated-user' &&
+          !allowed.includes(action)
+        ) {
           throw accessDenied(
             `User: ${callerArn(state.account, caller)} is not authorized to perform: sts:${action}`,
           );
@@ -193,6 +191,13 @@ export async function handleAwsRequest(
       }
     } else if (peeked !== undefined) {
       region = peeked.region;
+    }
+    if (operation === undefined) {
+      throw new AwsError(
+        'InvalidAction',
+        400,
+        `Could not find operation ${action} for version ${params.get('Version') ?? API_VERSIONS[service]}`,
+      );
     }
 
     const resultXml = await operation.handle({

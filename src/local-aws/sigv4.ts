@@ -242,19 +242,21 @@ export interface SigningCredentials {
 
 /**
  * Signs a request the way SDK v3 does (every header given is signed) and returns the headers
- * to send: the given ones plus `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token`
- * when there is a session token, and `authorization`.
+ * to send: the given ones plus `x-amz-date`, `x-amz-content-sha256` (unless
+ * `contentSha256Header` is false), `x-amz-security-token` when there is a session token, and
+ * `authorization`.
  */
 export function signRequest(
   request: SignableRequest & { headers: Record<string, string> },
   credentials: SigningCredentials,
-  scope: { region: string; service: string; date?: Date },
+  scope: { region: string; service: string; date?: Date; contentSha256Header?: boolean },
 ): Record<string, string> {
   const amzDate = formatAmzDate(scope.date ?? new Date());
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
   headers['x-amz-date'] = amzDate;
-  headers['x-amz-content-sha256'] = sha256Hex(request.body);
+  if (scope.contentSha256Header !== false)
+    headers['x-amz-content-sha256'] = sha256Hex(request.body);
   if (credentials.sessionToken !== undefined) {
     headers['x-amz-security-token'] = credentials.sessionToken;
   }

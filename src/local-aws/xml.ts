@@ -22,13 +22,12 @@ const ESCAPES: Record<string, string> = {
   '<': '&lt;',
   '>': '&gt;',
   '"': '&quot;',
-  "'": '&apos;',
   '\r': '&#xD;',
 };
 
-/** Escapes text for an element body or an attribute value. */
+/** Escapes text for an element body or a double-quoted attribute value. */
 export function xmlEscape(value: string): string {
-  return value.replace(INVALID_XML_CHARS, '\uFFFD').replace(/[&<>"'\r]/g, (c) => ESCAPES[c] ?? c);
+  return value.replace(INVALID_XML_CHARS, '\uFFFD').replace(/[&<>"\r]/g, (c) => ESCAPES[c] ?? c);
 }
 
 /** ISO-8601 UTC with milliseconds, the form AWS's timestamps take. */
