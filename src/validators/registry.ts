@@ -4,12 +4,22 @@
  * loader checked the config with `checkValidatorConfig`), pass the result to `runValidators`
  * on each registration, and `closeValidators` on shutdown.
  */
-import type { LeafValidatorConfig, ValidatorConfig } from '../config/validator-schemas.js';
+import type {
+  AppSecretValidatorConfig,
+  CaptchaValidatorConfig,
+  LeafValidatorConfig,
+  ValidatorConfig,
+} from '../config/validator-schemas.js';
 import type { Store } from '../stores/store.js';
 import { AnyOfValidator, closeAll } from './any-of.js';
+import { AppSecretValidator } from './app-secret.js';
 import { CaptchaValidator } from './captcha.js';
 import type { ChallengeSigner } from './challenge-signer.js';
+import { InviteValidator } from './invite.js';
+import { NetworkValidator } from './network.js';
 import { NoneValidator } from './none.js';
+import { OidcValidator } from './oidc.js';
+import { ProofOfWorkValidator } from './proof-of-work.js';
 import type { Validator } from './validator.js';
 
 /** What validators need from the rest of keyvend. */
@@ -60,9 +70,26 @@ function createLeaf(config: LeafValidatorConfig, deps: ValidatorDeps): Validator
     case 'none':
       return new NoneValidator(config.id);
     case 'captcha':
-      return new CaptchaValidator(config, fetchOption(deps));
-    default:
-      throw new Error(`validator type ${JSON.stringify(config.type)} is not implemented yet`);
+      return new CaptchaValidator(config as CaptchaValidatorConfig, fetchOption(deps));
+    case 'proof-of-work':
+      return new ProofOfWorkValidator(config, { signer: deps.signer });
+    case 'oidc':
+      return new OidcValidator(config, {
+        ...fetchOption(deps),
+        ...(deps.clock ? { clock: deps.clock } : {}),
+      });
+    case 'invite':
+      return new InviteValidator(config);
+    case 'network':
+      return new NetworkValidator(config);
+    case 'app-secret':
+      return new AppSecretValidator(config as AppSecretValidatorConfig);
+    default: {
+      const unknown: never = config;
+      throw new Error(
+        `unknown validator type ${JSON.stringify((unknown as { type: string }).type)}`,
+      );
+    }
   }
 }
 

@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptchaValidatorConfig } from '../../src/config/validator-schemas.js';
 import { isKeyvendError, type KeyvendError } from '../../src/errors.js';
+import type { Store } from '../../src/stores/store.js';
 import { CaptchaValidator, SITEVERIFY_URLS } from '../../src/validators/captcha.js';
 import type { ValidationResult } from '../../src/validators/validator.js';
 import { type SiteverifyServer, startSiteverifyServer } from '../support/siteverify-server.js';
-import { MemoryStore, makeContext } from './fixtures.js';
+import { makeContext, openTestStore } from './fixtures.js';
 
 const SECRET = 'sv-secret-do-not-leak';
-const store = new MemoryStore().asStore();
+let store: Store;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store.close());
 let sv: SiteverifyServer;
 
 function config(extra: Partial<CaptchaValidatorConfig> = {}): CaptchaValidatorConfig {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptchaValidatorConfig } from '../../src/config/validator-schemas.js';
 import { KeyvendError } from '../../src/errors.js';
+import type { Store } from '../../src/stores/store.js';
 import { AnyOfValidator } from '../../src/validators/any-of.js';
 import { CaptchaValidator } from '../../src/validators/captcha.js';
 import {
@@ -11,9 +12,13 @@ import {
 import { NoneValidator } from '../../src/validators/none.js';
 import type { ValidationContext, ValidationResult } from '../../src/validators/validator.js';
 import { type SiteverifyServer, startSiteverifyServer } from '../support/siteverify-server.js';
-import { contextsFrom, MemoryStore, makeContext } from './fixtures.js';
+import { contextsFrom, makeContext, openTestStore } from './fixtures.js';
 
-const store = new MemoryStore().asStore();
+let store: Store;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store.close());
 
 /** A scripted validator that records which of its methods ran. */
 function scripted(

@@ -1,69 +1,17 @@
 /**
- * Shared pieces for the validator unit tests: an in-memory store holding only what
- * validators use (replay markers, counters, invites), a real ES256 challenge signer with an
+ * Shared pieces for the validator unit tests: a real SQLite store in memory, a real ES256 challenge signer with an
  * injectable clock, and a builder for validation contexts.
  */
 import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
-import type { ConsumeInviteResult, InviteRecord, Store } from '../../src/stores/store.js';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
+import type { Store } from '../../src/stores/store.js';
 import type { ChallengeSigner } from '../../src/validators/challenge-signer.js';
 import { answerFor } from '../../src/validators/compose.js';
 import type { ValidationContext, Validator } from '../../src/validators/validator.js';
 
-/** A store with markOnce, incrementCounter and invites; every other method throws. */
-export class MemoryStore {
-  readonly kind = 'memory';
-  readonly markers = new Map<string, Date>();
-  readonly counters = new Map<string, { windowStart: number; count: number }>();
-  readonly invites = new Map<string, InviteRecord>();
-
-  async markOnce(key: string, expiresAt: Date): Promise<boolean> {
-    const now = Date.now();
-    const existing = this.markers.get(key);
-    if (existing && existing.getTime() > now) return false;
-    this.markers.set(key, expiresAt);
-    return true;
-  }
-
-  async incrementCounter(key: string, windowStart: Date): Promise<number> {
-    const c = this.counters.get(key);
-    if (!c || c.windowStart !== windowStart.getTime()) {
-      this.counters.set(key, { windowStart: windowStart.getTime(), count: 1 });
-      return 1;
-    }
-    c.count += 1;
-    return c.count;
-  }
-
-  async createInvite(invite: InviteRecord): Promise<void> {
-    if (this.invites.has(invite.codeHash)) throw new Error('duplicate codeHash');
-    this.invites.set(invite.codeHash, { ...invite });
-  }
-
-  async consumeInvite(codeHash: string, profile: string, now: Date): Promise<ConsumeInviteResult> {
-    const invite = this.invites.get(codeHash);
-    if (!invite || invite.profile !== profile) return 'unknown';
-    if (invite.expiresAt && invite.expiresAt.getTime() <= now.getTime()) return 'expired';
-    if (invite.usesLeft <= 0) return 'exhausted';
-    invite.usesLeft -= 1;
-    return 'consumed';
-  }
-
-  async listInvites(profile?: string): Promise<InviteRecord[]> {
-    return [...this.invites.values()]
-      .filter((i) => profile === undefined || i.profile === profile)
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-  }
-
-  asStore(): Store {
-    return new Proxy(this, {
-      get(target, prop, receiver) {
-        if (prop in target) return Reflect.get(target, prop, receiver);
-        return () => {
-          throw new Error(`MemoryStore: ${String(prop)} is not used by validators`);
-        };
-      },
-    }) as unknown as Store;
-  }
+/** A real SQLite store in memory; `clock` drives replay-marker expiry. */
+export function openTestStore(clock?: () => Date): Promise<SqliteStore> {
+  return SqliteStore.open(':memory:', clock ? { clock } : {});
 }
 
 /** A real ES256 challenge signer; `clock` decides "now" for both signing and verifying. */
