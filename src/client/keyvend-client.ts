@@ -285,6 +285,7 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
           method: 'POST',
           url: baseUrl + path,
           accessToken: current.registration.token,
+          now: clock(),
         });
       }
       const body = options.ttl === undefined ? {} : { ttl: options.ttl };
