@@ -66,6 +66,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   // JSON bodies: Fastify's own safe parser (prototype-poisoning protection), keeping the raw
   // text; an empty body is "no body" so optional bodies may be left out.
+  // Only JSON is accepted: anything else is 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain');
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(
     'application/json',
@@ -102,7 +104,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       origin: server.corsOrigins.includes('*') ? '*' : [...server.corsOrigins],
       methods: ['GET', 'POST'],
       allowedHeaders: ['authorization', 'content-type', 'dpop', 'x-keyvend-app-signature'],
-      exposedHeaders: ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+      exposedHeaders: [
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
       credentials: false,
       maxAge: 600,
     });

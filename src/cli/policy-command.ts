@@ -4,6 +4,7 @@
  * dispatcher hands over the arguments after `policy`.
  */
 import { loadConfig } from '../config/load.js';
+import { findProfile } from '../config/profiles.js';
 import type { Config } from '../config/schema.js';
 import { type LintReport, lintAll, lintTemplate, SESSION_POLICY_LIMIT } from '../policy/lint.js';
 import { principalNameFor } from '../policy/principal-name.js';
@@ -142,7 +143,7 @@ async function render(
   args: Extract<PolicyArgs, { verb: 'render' }>,
   io: CliIo,
 ): Promise<number> {
-  const profile = config.profiles[args.profile];
+  const profile = findProfile(config, args.profile);
   if (profile === undefined) {
     const known = Object.keys(config.profiles).join(', ');
     throw new UsageError(`no profile ${JSON.stringify(args.profile)} (profiles: ${known})`);

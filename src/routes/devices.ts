@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { findProfile } from '../config/profiles.js';
 import type { Services } from '../services/build-services.js';
 import { errorResponses } from './schemas.js';
 
@@ -58,10 +59,10 @@ export async function deviceRoutes(
           hook: 'preHandler',
           keyGenerator: (req) => `register:${profileOf(req.body)}:${req.ip}`,
           max: (req) =>
-            services.config.profiles[profileOf(req.body)]?.rateLimits.register?.max ?? 30,
+            findProfile(services.config, profileOf(req.body))?.rateLimits.register?.max ?? 30,
           timeWindow: (req) =>
-            (services.config.profiles[profileOf(req.body)]?.rateLimits.register?.windowSeconds ??
-              60) * 1000,
+            (findProfile(services.config, profileOf(req.body))?.rateLimits.register
+              ?.windowSeconds ?? 60) * 1000,
         },
       },
     },

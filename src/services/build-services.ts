@@ -6,14 +6,13 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
 import { createStsClient } from '../issuers/aws-clients.js';
 import { CredentialCache } from '../issuers/credential-cache.js';
 import type { Issuer } from '../issuers/issuer.js';
 import { createIssuer } from '../issuers/registry.js';
 import type { LocalAws } from '../local-aws/index.js';
-import { lintAll } from '../policy/lint.js';
-import { loadTemplates, type PolicyTemplate } from '../policy/template.js';
+import { loadProfilePolicies } from '../policy/profile-policies.js';
+import type { PolicyTemplate } from '../policy/template.js';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.js';
 import type { Store } from '../stores/store.js';
 import { KeyRing } from '../tokens/key-ring.js';
@@ -58,9 +57,8 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     }
   };
   try {
-    const templates = await loadTemplates(config.policiesDir);
-    const problems = lintAll(config, templates);
-    if (problems.length > 0) throw new ConfigError(config.file, problems);
+    const { templates, warnings } = await loadProfilePolicies(config);
+    for (const warning of warnings) logger.warn(`${config.file}: ${warning}`);
 
     const store = options.store ?? (await SqliteStore.open(config.store.path, { clock }));
     if (options.store === undefined) cleanups.push(() => store.close());

@@ -6,6 +6,7 @@
  * is signed, bound to the device's public key when one was given.
  */
 import type { JWK } from 'jose';
+import { findProfile } from '../config/profiles.js';
 import type { Config } from '../config/schema.js';
 import { KeyvendError } from '../errors.js';
 import { newDeviceId } from '../stores/ids.js';
@@ -54,9 +55,7 @@ export function createRegisterService(deps: RegisterDeps): RegisterService {
 
   async function register(input: RegisterInput): Promise<RegisterResult> {
     const profileName = input.body.profile;
-    const profile = Object.hasOwn(deps.config.profiles, profileName)
-      ? deps.config.profiles[profileName]
-      : undefined;
+    const profile = findProfile(deps.config, profileName);
     const validators = deps.validators.get(profileName);
     if (profile === undefined || validators === undefined) {
       throw new KeyvendError(

@@ -4,13 +4,14 @@
  * device) → proof of possession when the token is key-bound → policy rendered for this device →
  * the credential cache in front of the profile's issuer.
  */
+import { findProfile } from '../config/profiles.js';
 import type { Config, ProfileConfig } from '../config/schema.js';
 import { KeyvendError } from '../errors.js';
 import type { CredentialCache } from '../issuers/credential-cache.js';
 import { computeTtl, credentialCacheKey } from '../issuers/credential-cache.js';
 import type { IssueRequest, Issuer } from '../issuers/issuer.js';
 import { LruCache } from '../lru-cache.js';
-import { federationPrincipalName, roleSessionName } from '../policy/principal-name.js';
+import { principalNameFor } from '../policy/principal-name.js';
 import { PolicyRenderError, renderPolicy } from '../policy/render.js';
 import type { PolicyTemplate } from '../policy/template.js';
 import type { DeviceRecord, Store } from '../stores/store.js';
@@ -81,7 +82,7 @@ export function createVendService(deps: VendDeps): VendService {
     if (device === null) throw new KeyvendError('KEYVEND_DEVICE_NOT_FOUND');
     if (device.status !== 'active') throw new KeyvendError('KEYVEND_DEVICE_DISABLED');
     if (device.profile !== claims.profile) throw new KeyvendError('KEYVEND_PROFILE_MISMATCH');
-    const profile = deps.config.profiles[device.profile];
+    const profile = findProfile(deps.config, device.profile);
     if (profile === undefined) {
       throw new KeyvendError(
         'KEYVEND_UNKNOWN_PROFILE',
@@ -114,10 +115,8 @@ export function createVendService(deps: VendDeps): VendService {
         cause: new Error(`profile ${device.profile} has no issuer or template`),
       });
     }
-    const principalName =
-      profile.issuer.type === 'federation-token'
-        ? federationPrincipalName(device.id)
-        : roleSessionName(device.id);
+    // A device linked to a user acts as that user, so per-user data follows the person.
+    const principalName = principalNameFor(profile.issuer.type, device.userId ?? device.id);
     const accountId = await deps.accountId();
     let policy: string;
     try {
