@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { KeyvendError } from '../errors.js';
 import type { Services } from '../services/build-services.js';
 import type { AuthenticatedDevice } from '../services/vend-credentials.js';
 import { errorResponses } from './schemas.js';
@@ -109,9 +110,13 @@ export async function credentialRoutes(
   );
 }
 
+/** A header that must appear at most once (RFC 9449 §4.3 for DPoP). */
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  if (Array.isArray(value) || (typeof value === 'string' && value.includes(','))) {
+    throw new KeyvendError('KEYVEND_PROOF_INVALID', `Send exactly one ${name} header.`);
+  }
+  return value;
 }
 
 /** The URL as the client addressed it, without query: what a DPoP proof's `htu` must match. */

@@ -23,6 +23,9 @@ import { createJwtChallengeSigner } from './jwt-challenge-signer.js';
 import { createRegisterService, type RegisterService } from './register-device.js';
 import { createVendService, type VendService } from './vend-credentials.js';
 
+/** How often a running keyvend re-reads signing keys from the store. */
+const KEY_RELOAD_INTERVAL_MS = 60_000;
+
 export interface Services {
   config: Config;
   store: Store;
@@ -64,6 +67,9 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     if (options.store === undefined) cleanups.push(() => store.close());
 
     const keyRing = await KeyRing.open(store, { use: 'registration', alg: 'ES256', clock });
+    // Picks up keys rotated by another instance or by `keyvend keys rotate`.
+    const stopReload = keyRing.startPeriodicReload(KEY_RELOAD_INTERVAL_MS);
+    cleanups.push(async () => stopReload());
     const tokens = new RegistrationTokens(keyRing, {
       issuer: config.tokens.issuer,
       audience: config.tokens.audience,

@@ -40,7 +40,7 @@ export function createJwtChallengeSigner(
           issuer: options.issuer,
           audience,
           typ: TYP,
-          algorithms: [keyRing.current().alg],
+          algorithms: keyRing.algorithms(),
           currentDate: clock(),
         },
       );

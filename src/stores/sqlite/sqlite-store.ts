@@ -6,10 +6,13 @@
  * Statements are prepared once. better-sqlite3 is synchronous; the async methods exist to
  * satisfy the `Store` contract, which network backends need.
  *
- * Hazard — `touchDevice` runs on the vend hot path. On a second connection to the same file
- * with `synchronous=NORMAL`: its commits skip the fsync (≈20 µs instead of ≈350 µs here),
- * and a power loss may forget the last few `lastSeenAt` updates, never corrupt the file.
- * Nothing else uses that connection. A `:memory:` database has one connection only.
+ * Hazard — three writes run on the hot paths: `touchDevice` (every vend), `markOnce` (every
+ * key-bound vend: the DPoP replay marker) and `incrementCounter` (registration quotas). They
+ * go through a second connection to the same file with `synchronous=NORMAL`: in WAL mode its
+ * commits survive a crash of the process, but skip the fsync (≈20 µs instead of ≈2 ms), so a
+ * power loss may forget the last few of them — a `lastSeenAt`, or a replay marker that would
+ * have expired within a minute anyway — and never corrupts the file. Devices, keys and
+ * invites stay on the `FULL` connection. A `:memory:` database has one connection only.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -291,6 +294,8 @@ export class SqliteStore implements Store {
   readonly #touchDb: Database.Database;
   readonly #clock: () => Date;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  /** The same statements on the NORMAL connection, for the hot-path writes (see top). */
+  readonly #fast: ReturnType<typeof prepareStatements>;
   readonly #touch: Database.Statement<[number, string, number]>;
   /** Statements whose text depends on which filters a query sets, by their SQL. */
   readonly #dynamic = new Map<string, Database.Statement<Params, unknown>>();
@@ -308,6 +313,7 @@ export class SqliteStore implements Store {
     this.#touchDb = touchDb;
     this.#clock = clock;
     this.#sql = prepareStatements(db);
+    this.#fast = touchDb === db ? this.#sql : prepareStatements(touchDb);
     this.#touch = touchDb.prepare(
       `UPDATE devices SET last_seen_at = ?
        WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`,
@@ -468,14 +474,14 @@ export class SqliteStore implements Store {
 
   async markOnce(key: string, expiresAt: Date): Promise<boolean> {
     const now = this.#clock().getTime();
-    const recorded = guard(() => this.#sql.markOnce.get(key, expiresAt.getTime(), now));
+    const recorded = guard(() => this.#fast.markOnce.get(key, expiresAt.getTime(), now));
     this.#maybePurge(now);
     return recorded !== undefined;
   }
 
   async incrementCounter(key: string, windowStart: Date, expiresAt: Date): Promise<number> {
     const count = guard(() =>
-      this.#sql.incrementCounter.get(key, windowStart.getTime(), expiresAt.getTime()),
+      this.#fast.incrementCounter.get(key, windowStart.getTime(), expiresAt.getTime()),
     );
     this.#maybePurge(this.#clock().getTime());
     if (count === undefined) throw new Error('UPSERT … RETURNING gave no row');
