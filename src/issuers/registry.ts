@@ -30,7 +30,7 @@ export interface IssuerDeps {
   /** Name of the profile the issuer serves (for messages); found in `config` when absent. */
   profileName?: string;
   /** keyvend's OIDC provider; required by `web-identity` issuers. */
-  oidc?: { keyRing: OidcKeySource; issuerUrl: string };
+  oidc?: { keyRing: OidcKeySource; issuerUrl: string | (() => string) };
   /** Overrides for the breaker and retries (tests; `maxAttempts` defaults to the config's). */
   resilience?: ResilienceOptions;
   clock?: () => Date;

@@ -43,8 +43,11 @@ export interface OidcKeySource {
 export interface WebIdentityIssuerDeps extends StsIssuerDeps {
   /** keyvend's OIDC keys (use `oidc`, alg RS256). */
   keys: OidcKeySource;
-  /** keyvend's OIDC issuer URL (`iss`), e.g. `https://keyvend.example.com`. */
-  issuerUrl: string;
+  /**
+   * keyvend's OIDC issuer URL (`iss`), e.g. `https://keyvend.example.com`; a function is read
+   * per token (for a server whose port is known only once it listens).
+   */
+  issuerUrl: string | (() => string);
   clock?: () => Date;
 }
 
@@ -77,7 +80,7 @@ export class WebIdentityIssuer implements Issuer {
   readonly #sts: STSClient;
   readonly #resilience: Resilience;
   readonly #keys: OidcKeySource;
-  readonly #issuerUrl: string;
+  readonly #issuerUrl: () => string;
   readonly #clock: () => Date;
 
   constructor(config: WebIdentityIssuerConfig, deps: WebIdentityIssuerDeps) {
@@ -87,7 +90,8 @@ export class WebIdentityIssuer implements Issuer {
     this.#sts = deps.sts;
     this.#resilience = deps.resilience ?? new Resilience();
     this.#keys = deps.keys;
-    this.#issuerUrl = deps.issuerUrl;
+    const url = deps.issuerUrl;
+    this.#issuerUrl = typeof url === 'function' ? url : () => url;
     this.#clock = deps.clock ?? (() => new Date());
   }
 
@@ -110,7 +114,7 @@ export class WebIdentityIssuer implements Issuer {
       },
     })
       .setProtectedHeader({ alg: OIDC_SIGNING_ALG, kid: key.kid, typ: 'JWT' })
-      .setIssuer(this.#issuerUrl)
+      .setIssuer(this.#issuerUrl().replace(/\/+$/, ''))
       .setSubject(request.principalName)
       .setAudience(this.#config.audience)
       .setIssuedAt(now)

@@ -15,8 +15,11 @@ import { Type } from 'typebox';
 import { AWS_TAGS_CLAIM, OIDC_SIGNING_ALG, type OidcKeySource } from '../issuers/web-identity.js';
 
 export interface OidcProviderOptions {
-  /** The `iss` of keyvend's ID tokens: scheme, host and optional path, no trailing slash. */
-  issuerUrl: string;
+  /**
+   * The `iss` of keyvend's ID tokens: scheme, host and optional path. A function is read on
+   * each request (for a server whose port is known only once it listens).
+   */
+  issuerUrl: string | (() => string);
   /** keyvend's OIDC keys (`KeyRing` with use `oidc`). */
   keyRing: OidcKeySource;
 }
@@ -44,14 +47,17 @@ export async function oidcProviderRoutes(
   app: FastifyInstance,
   opts: OidcProviderOptions,
 ): Promise<void> {
-  const issuer = opts.issuerUrl.replace(/\/+$/, '');
-  const discovery = {
-    issuer,
-    jwks_uri: `${issuer}${JWKS_PATH}`,
-    id_token_signing_alg_values_supported: [OIDC_SIGNING_ALG],
-    response_types_supported: ['id_token'],
-    subject_types_supported: ['public'],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', AWS_TAGS_CLAIM],
+  const issuerUrl = opts.issuerUrl;
+  const discovery = () => {
+    const issuer = (typeof issuerUrl === 'function' ? issuerUrl() : issuerUrl).replace(/\/+$/, '');
+    return {
+      issuer,
+      jwks_uri: `${issuer}${JWKS_PATH}`,
+      id_token_signing_alg_values_supported: [OIDC_SIGNING_ALG],
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', AWS_TAGS_CLAIM],
+    };
   };
 
   app.get(
@@ -65,7 +71,7 @@ export async function oidcProviderRoutes(
     },
     async (_request, reply) => {
       reply.header('cache-control', CACHE_CONTROL);
-      return discovery;
+      return discovery();
     },
   );
 
