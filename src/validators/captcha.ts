@@ -104,12 +104,12 @@ export class CaptchaValidator implements ComposableValidator {
     const form = new URLSearchParams({ secret: this.#config.secret, response: token });
     if (clientIp !== '') form.set('remoteip', clientIp);
     const provider = this.#config.provider;
+    // The message stays generic (5xx); what went wrong is in the cause, for the log.
     const unavailable = (why: string, cause?: unknown) =>
-      new KeyvendError(
-        'KEYVEND_VALIDATOR_UNAVAILABLE',
-        `captcha validator ${this.id}: ${provider} siteverify ${why}`,
-        { cause, details: { validator: this.id } },
-      );
+      new KeyvendError('KEYVEND_VALIDATOR_UNAVAILABLE', undefined, {
+        cause: new Error(`captcha validator ${this.id}: ${provider} siteverify ${why}`, { cause }),
+        details: { validator: this.id },
+      });
     let res: Response;
     let text: string;
     try {

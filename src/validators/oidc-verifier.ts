@@ -278,11 +278,10 @@ export class OidcVerifier {
   }
 
   #unavailable(why: string, cause?: unknown): KeyvendError {
-    return new KeyvendError(
-      'KEYVEND_VALIDATOR_UNAVAILABLE',
-      `OpenID provider ${this.issuer}: ${why}`,
-      cause === undefined ? {} : { cause },
-    );
+    // The message stays generic (5xx); what went wrong is in the cause, for the log.
+    return new KeyvendError('KEYVEND_VALIDATOR_UNAVAILABLE', undefined, {
+      cause: new Error(`OpenID provider ${this.issuer}: ${why}`, { cause }),
+    });
   }
 }
 
