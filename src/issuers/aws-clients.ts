@@ -47,15 +47,22 @@ export function createStsClient(aws: AwsConfig, overrides: AwsClientOverrides = 
 
 /** Builds keyvend's IAM client (legacy IAM-user issuer, migration). Same rules as STS. */
 export function createIamClient(aws: AwsConfig, overrides: AwsClientOverrides = {}): IAMClient {
-  return new IAMClient(clientConfig(aws, overrides, aws.maxAttempts) as IAMClientConfig);
+  const config: IAMClientConfig = clientConfig(aws, overrides, aws.maxAttempts);
+  return new IAMClient(config);
 }
+
+/** The settings both clients take, the same for both. */
+type CommonConfig = Pick<
+  STSClientConfig & IAMClientConfig,
+  'maxAttempts' | 'requestHandler' | 'region' | 'endpoint' | 'credentials'
+>;
 
 function clientConfig(
   aws: AwsConfig,
   overrides: AwsClientOverrides,
   defaultAttempts: number,
-): STSClientConfig {
-  const config: STSClientConfig = {
+): CommonConfig {
+  const config: CommonConfig = {
     maxAttempts: overrides.maxAttempts ?? defaultAttempts,
     requestHandler: {
       connectionTimeout: aws.timeoutMs,

@@ -78,6 +78,22 @@ describe('FederationTokenIssuer', () => {
     expect(who.Arn).toBe(creds.principalArn);
   });
 
+  it('reaches the endpoint named by AWS_ENDPOINT_URL_STS when no endpoint is configured', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_STS;
+    process.env.AWS_ENDPOINT_URL_STS = aws.url;
+    try {
+      const fromEnv = createStsClient(awsConfig(), {
+        credentials: aws.control.bootstrapKeyvendIdentity(),
+      });
+      const creds = await issuer(fromEnv).issue(requestFor('d-env'));
+      fromEnv.destroy();
+      expect(aws.control.sessions().map((x) => x.accessKeyId)).toContain(creds.accessKeyId);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_STS;
+      else process.env.AWS_ENDPOINT_URL_STS = saved;
+    }
+  });
+
   it('sends no Policy, PolicyArns or Tags when the request has none', async () => {
     const creds = await issuer().issue(requestFor('d-bare', { policy: undefined }));
     const record = aws.control.requests().find((r) => r.action === 'GetFederationToken');
