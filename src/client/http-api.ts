@@ -203,7 +203,8 @@ export function parseCredentialsReply(body: unknown): KeyvendCredentials {
   }
   const expiration = new Date(body.Expiration);
   if (Number.isNaN(expiration.getTime())) throw badShape('POST /v1/credentials');
-  return {
+  // Frozen: every caller shares the cached object.
+  return Object.freeze({
     accessKeyId: body.AccessKeyId,
     secretAccessKey: body.SecretAccessKey,
     sessionToken: body.SessionToken,
@@ -213,7 +214,7 @@ export function parseCredentialsReply(body: unknown): KeyvendCredentials {
     ...(typeof body.PrincipalArn === 'string' ? { principalArn: body.PrincipalArn } : {}),
     deviceId: body.DeviceId,
     profile: body.Profile,
-  };
+  });
 }
 
 function badShape(what: string): KeyvendClientError {

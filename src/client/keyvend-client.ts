@@ -116,8 +116,10 @@ const REFUSED_FOR_GOOD = new Set([
   'KEYVEND_PROOF_KEY_MISMATCH',
 ]);
 
+/** Refusals of a proof-of-work answer that a fresh puzzle cures. */
+const STALE_PUZZLE = new Set(['KEYVEND_POW_EXPIRED', 'KEYVEND_POW_REPLAYED']);
 /** Challenge rounds before giving up (each round answers every open challenge). */
-const MAX_CHALLENGE_ROUNDS = 3;
+const MAX_CHALLENGE_ROUNDS = 4;
 /** A stored token this close to its expiry is not worth sending. */
 const TOKEN_EXPIRY_SLACK_MS = 60_000;
 /** Cached credentials are still handed out while at least this much lifetime remains. */
@@ -191,7 +193,7 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
     if (device !== undefined) return Promise.resolve(device);
     registering ??= (async () => {
       const started = generation;
-      const found = (await loadDevice()) ?? (await registerNow());
+      const found = (await loadDevice()) ?? (await registerNow(started));
       if (started === generation) device = found;
       return found;
     })().finally(() => {
@@ -200,7 +202,8 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
     return registering;
   }
 
-  async function registerNow(): Promise<Device> {
+  /** Registers a new device; `started` is the `generation` the caller began in. */
+  async function registerNow(started: number): Promise<Device> {
     let keyPair: CryptoKeyPair | undefined;
     let publicKey: unknown;
     if (options.keyBound) {
@@ -211,6 +214,8 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
       publicKey = await exportPublicJwk(keyPair.publicKey);
     }
     const answers: Record<string, unknown> = { ...options.answers };
+    /** Ids of the proof-of-work answers this library computed. */
+    const solved = new Set<string>();
     let reply: unknown;
     for (let round = 1; ; round++) {
       const body = {
@@ -224,10 +229,17 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
         );
         break;
       } catch (err) {
-        if (!isKeyvendClientError(err) || err.code !== 'KEYVEND_CHALLENGE_REQUIRED') throw err;
-        if (round >= MAX_CHALLENGE_ROUNDS) throw err;
+        if (!isKeyvendClientError(err) || round >= MAX_CHALLENGE_ROUNDS) throw err;
+        if (STALE_PUZZLE.has(err.code) && solved.size > 0) {
+          // The puzzle expired while being solved (a slow device): ask for a fresh one.
+          for (const id of solved) delete answers[id];
+          solved.clear();
+          continue;
+        }
+        if (err.code !== 'KEYVEND_CHALLENGE_REQUIRED') throw err;
         for (const challenge of err.challenges ?? []) {
           answers[challenge.id] = await answer(challenge);
+          if (challenge.type === 'proof-of-work') solved.add(challenge.id);
         }
       }
     }
@@ -240,7 +252,8 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
       keyBound: keyPair !== undefined && registered.keyBound,
       url: baseUrl,
     };
-    await storage.set(registrationKey, registration);
+    // forget() ran meanwhile: hand the device to the waiting caller, but do not keep it.
+    if (started === generation) await storage.set(registrationKey, registration);
     return { registration, keyPair: registration.keyBound ? keyPair : undefined };
   }
 
@@ -295,7 +308,8 @@ export function createKeyvend(options: KeyvendOptions): KeyvendClient {
   }
 
   async function dropDevice(stale: Device): Promise<void> {
-    if (device === stale) device = undefined;
+    if (device !== undefined && device !== stale) return; // already replaced
+    device = undefined;
     await storage.delete(registrationKey);
     if (stale.keyPair !== undefined) await storage.delete(keyPairKey);
   }

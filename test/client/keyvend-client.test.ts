@@ -297,17 +297,37 @@ describe('registration challenges', () => {
     expect(err.message).toContain('onChallenge');
   });
 
-  it('gives up after three rounds of challenges', async () => {
+  it('gives up after four rounds of challenges', async () => {
     const reply = {
       status: 401,
       body: errorBody('KEYVEND_CHALLENGE_REQUIRED', {
         challenges: [{ type: 'invite', id: 'invite' }],
       }),
     };
-    fake.script('/v1/devices', reply, reply, reply);
+    fake.script('/v1/devices', reply, reply, reply, reply, reply);
     const err = await rejection(client({ onChallenge: () => 'code' }).register());
     expect(err.code).toBe('KEYVEND_CHALLENGE_REQUIRED');
-    expect(fake.count('/v1/devices')).toBe(3);
+    expect(fake.count('/v1/devices')).toBe(4);
+  });
+
+  it('asks for a fresh puzzle when its proof-of-work answer arrived too late', async () => {
+    const puzzle = (challenge: string) => ({
+      status: 401,
+      body: errorBody('KEYVEND_CHALLENGE_REQUIRED', {
+        challenges: [{ type: 'proof-of-work', id: 'pow', difficulty: 8, challenge }],
+      }),
+    });
+    fake.script(
+      '/v1/devices',
+      puzzle('old'),
+      { status: 403, body: errorBody('KEYVEND_POW_EXPIRED') },
+      puzzle('new'),
+    );
+    await client().register();
+    const bodies = fake.requests.filter((r) => r.path === '/v1/devices').map((r) => r.body);
+    expect(bodies).toHaveLength(4);
+    expect(bodies[2]).toEqual({ profile: 'demo' });
+    expect(bodies[3]?.answers).toMatchObject({ pow: { challenge: 'new' } });
   });
 
   it('keeps the server error code, status and details of a refused registration', async () => {
