@@ -104,6 +104,7 @@ export const OIDC_ALGORITHMS = [
   'ES512',
   'EdDSA',
 ] as const;
+export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
 
 export const OidcClaimRuleSchema = Type.Object(
   {
@@ -148,7 +149,7 @@ export const OidcValidatorSchema = Type.Object(
       ],
       { description: 'Client id(s) the ID token must be issued for.' },
     ),
-    algorithms: Type.Array(Type.Union(OIDC_ALGORITHMS.map((a) => Type.Literal(a))), {
+    algorithms: Type.Array(Type.Unsafe<OidcAlgorithm>({ enum: [...OIDC_ALGORITHMS] }), {
       minItems: 1,
       default: ['RS256', 'ES256'],
       description: 'Signature algorithms accepted; everything else (none, HS256) is refused.',
