@@ -70,6 +70,12 @@ export const ADMIN_ROUTES: Readonly<Record<string, Route>> = {
     run: (c, a) => c.stsCallCount(a.action === undefined ? undefined : str(a, 'action')),
   },
   sessions: { readOnly: true, run: (c) => c.sessions() },
+  createRole: { run: (c, a) => c.createRole(str(a, 'name'), a as never) },
+  createOpenIdConnectProvider: {
+    run: (c, a) =>
+      c.createOpenIdConnectProvider({ url: str(a, 'url'), clientIds: a.clientIds as string[] }),
+  },
+  authorize: { run: (c, a) => c.authorize(a as never) },
   reset: { run: (c) => c.reset() },
 };
 
@@ -87,15 +93,10 @@ export async function handleAdminRequest(
   req: IncomingMessage,
   res: ServerResponse,
   control: Control,
-  extraRoutes: Readonly<Record<string, Route>> = {},
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const name = url.pathname.slice('/_admin/'.length);
-  const route = Object.hasOwn(extraRoutes, name)
-    ? extraRoutes[name]
-    : Object.hasOwn(ADMIN_ROUTES, name)
-      ? ADMIN_ROUTES[name]
-      : undefined;
+  const route = Object.hasOwn(ADMIN_ROUTES, name) ? ADMIN_ROUTES[name] : undefined;
   try {
     if (route === undefined) {
       sendJson(res, 404, { error: { code: 'NotFound', message: `No admin route ${name}.` } });
@@ -132,5 +133,3 @@ export async function handleAdminRequest(
     sendJson(res, 500, { error: { code: 'InternalFailure', message: 'The admin call failed.' } });
   }
 }
-
-export type { Route as AdminRoute };

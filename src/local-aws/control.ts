@@ -5,15 +5,19 @@
  * Every knob defaults to AWS's behaviour.
  */
 import type { Account, IamUser, Session, Tag } from './account.js';
-import { AwsError } from './aws-error.js';
+import { AwsError, invalidClientTokenId } from './aws-error.js';
 import type { FaultKind, Knobs } from './knobs.js';
 import type { OidcProviders } from './oidc-providers.js';
 import type { PolicyDocument } from './policy-document.js';
+import type { Decision } from './policy-engine.js';
+import { decide, principalFacts } from './principal-context.js';
 import type { RequestRecord } from './request-log.js';
+import type { OidcKeyCache } from './web-identity-token.js';
 
 export type { Tag } from './account.js';
 export type { FaultKind } from './knobs.js';
 export type { PolicyDocument } from './policy-document.js';
+export type { Decision } from './policy-engine.js';
 export type { RequestRecord } from './request-log.js';
 
 /** A long-term key pair. The secret is shown only here, as IAM does. */
@@ -64,6 +68,48 @@ export interface SessionInfo {
   roleName: string | undefined;
 }
 
+export interface CreateRoleOptions {
+  /** Who may assume the role (a policy with Principal). */
+  trustPolicy: PolicyDocument | string;
+  /** Inline identity policies of the role. */
+  policies?: (PolicyDocument | string)[];
+  /** Managed policies (from `createPolicy`) attached to the role. */
+  policyArns?: string[];
+  /** Seconds, 3600–43200; default 3600. */
+  maxSessionDuration?: number;
+  tags?: Tag[];
+  path?: string;
+}
+
+export interface RoleInfo {
+  roleName: string;
+  /** `AROA…`. */
+  roleId: string;
+  arn: string;
+  maxSessionDuration: number;
+}
+
+/** A question for `authorize`: may these credentials do this? */
+export interface AuthorizeRequest {
+  accessKeyId: string;
+  /** e.g. `s3:GetObject`. */
+  action: string;
+  /** e.g. `arn:aws:s3:::bucket/devices/123456789012:dev-1/photo.jpg`. */
+  resource: string;
+  /** Extra request context keys, e.g. `{ 's3:prefix': 'devices/…' }`. */
+  context?: Record<string, string | string[]>;
+}
+
+export interface AuthorizeResult {
+  decision: Decision;
+  principalArn: string;
+  principalType: 'Account' | 'User' | 'FederatedUser' | 'AssumedRole';
+  /** True when the credentials have expired (the decision is then ImplicitlyDenied). */
+  expired: boolean;
+  /** The principal context keys the decision was made with (`aws:userid`, …). */
+  principalContext: Record<string, string>;
+}
+
 /** The control methods (in-process; the admin routes mirror them). */
 export interface LocalAwsControl {
   readonly accountId: string;
@@ -110,9 +156,22 @@ export interface LocalAwsControl {
   /** How many STS requests (every attempt) were received, optionally of one action. */
   stsCallCount(action?: string): number;
   sessions(): SessionInfo[];
+  /** A role for AssumeRole / AssumeRoleWithWebIdentity; its id starts with `AROA`. */
+  createRole(name: string, options: CreateRoleOptions): RoleInfo;
   /**
-   * Every knob back to its default and the request log cleared. Identities (users, keys,
-   * roles, providers) and issued sessions are kept.
+   * Trusts an OpenID Connect issuer (IAM's CreateOpenIDConnectProvider): `url` is the issuer
+   * (`iss`), `clientIds` the accepted audiences. Returns the provider ARN for trust policies.
+   */
+  createOpenIdConnectProvider(provider: { url: string; clientIds: string[] }): { arn: string };
+  /**
+   * What a set of vended credentials may do: the principal's identity policies (the IAM
+   * user's for federation tokens, the role's for assumed roles) intersected with the session
+   * policy, with the principal's context keys filled in (`reference/sts-iam.md` §9).
+   */
+  authorize(request: AuthorizeRequest): Promise<AuthorizeResult>;
+  /**
+   * Every knob back to its default, the request log and the JWKS cache cleared. Identities
+   * (users, keys, roles, providers) and issued sessions are kept.
    */
   reset(): void;
 }
@@ -174,13 +233,21 @@ export class Control implements LocalAwsControl {
   protected readonly knobs: Knobs;
   protected readonly oidc: OidcProviders;
   readonly #log: RequestRecord[];
+  readonly #oidcKeys: OidcKeyCache;
   #keyvendIdentity: KeyvendIdentity | undefined;
 
-  constructor(account: Account, knobs: Knobs, oidc: OidcProviders, log: RequestRecord[]) {
+  constructor(
+    account: Account,
+    knobs: Knobs,
+    oidc: OidcProviders,
+    oidcKeys: OidcKeyCache,
+    log: RequestRecord[],
+  ) {
     this.accountId = account.accountId;
     this.account = account;
     this.knobs = knobs;
     this.oidc = oidc;
+    this.#oidcKeys = oidcKeys;
     this.#log = log;
   }
 
@@ -338,8 +405,82 @@ export class Control implements LocalAwsControl {
     return this.account.sessions().map(sessionInfo);
   }
 
+  createRole(name: string, options: CreateRoleOptions): RoleInfo {
+    if (typeof name !== 'string') throw new AwsError('InvalidInput', 400, 'name must be a string.');
+    if (typeof options !== 'object' || options === null) {
+      throw new AwsError('InvalidInput', 400, 'options with a trustPolicy are required.');
+    }
+    if (options.policies !== undefined && !Array.isArray(options.policies)) {
+      throw new AwsError('InvalidInput', 400, 'policies must be a list of policy documents.');
+    }
+    if (options.policyArns !== undefined && !Array.isArray(options.policyArns)) {
+      throw new AwsError('InvalidInput', 400, 'policyArns must be a list of ARNs.');
+    }
+    checkTags(options.tags);
+    const role = this.account.createRole(name, options, this.knobs.now());
+    return {
+      roleName: role.roleName,
+      roleId: role.roleId,
+      arn: role.arn,
+      maxSessionDuration: role.maxSessionDuration,
+    };
+  }
+
+  createOpenIdConnectProvider(provider: { url: string; clientIds: string[] }): { arn: string } {
+    const { url, clientIds } = provider ?? {};
+    if (typeof url !== 'string') throw new AwsError('InvalidInput', 400, 'url must be a string.');
+    if (!Array.isArray(clientIds) || !clientIds.every((c) => typeof c === 'string')) {
+      throw new AwsError('InvalidInput', 400, 'clientIds must be a list of strings.');
+    }
+    return { arn: this.oidc.create(url, clientIds).arn };
+  }
+
+  async authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
+    const { accessKeyId, action, resource, context = {} } = request ?? {};
+    for (const [name, value] of [
+      ['accessKeyId', accessKeyId],
+      ['action', action],
+      ['resource', resource],
+    ] as const) {
+      if (typeof value !== 'string' || value === '') {
+        throw new AwsError('InvalidInput', 400, `${name} must be a non-empty string.`);
+      }
+    }
+    if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+      throw new AwsError('InvalidInput', 400, 'context must be an object of context keys.');
+    }
+    const owner = this.account.lookupKey(accessKeyId);
+    if (owner === undefined) throw invalidClientTokenId();
+    let caller: Parameters<typeof principalFacts>[1];
+    if (owner.kind === 'session') {
+      caller = { kind: 'session', session: owner.session };
+    } else if (owner.key.userName === null) {
+      caller = { kind: 'root' };
+    } else {
+      const user = this.account.getUser(owner.key.userName);
+      if (user === undefined) throw invalidClientTokenId();
+      caller = { kind: 'user', user };
+    }
+    const facts = principalFacts(this.account, caller);
+    const now = this.knobs.now();
+    const expired = owner.kind === 'session' && now.getTime() >= owner.session.expiration.getTime();
+    const inactive = owner.kind === 'long-term' && owner.key.status !== 'Active';
+    const decision =
+      expired || inactive
+        ? 'ImplicitlyDenied'
+        : await decide(this.account, facts, action, resource, context, now);
+    return {
+      decision,
+      principalArn: facts.arn,
+      principalType: facts.context['aws:PrincipalType'] as AuthorizeResult['principalType'],
+      expired,
+      principalContext: { ...facts.context },
+    };
+  }
+
   reset(): void {
     this.knobs.reset();
     this.clearRequests();
+    this.#oidcKeys.clear();
   }
 }

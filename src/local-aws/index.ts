@@ -1,7 +1,8 @@
 /**
  * keyvend's local AWS endpoint — A DEVELOPMENT TOOL, NOT AWS AND NOT A PRODUCTION PATH.
  *
- * It imitates the parts of AWS STS (and, later, IAM) that keyvend uses, faithfully to
+ * It imitates the parts of AWS STS (and, later, IAM) that keyvend uses — GetFederationToken,
+ * GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity —, faithfully to
  * `reference/sts-iam.md`: the AWS Query protocol, SigV4 verification, AWS's validation rules,
  * error codes and XML envelopes, so the real `@aws-sdk/client-sts` runs against it. Tests use
  * it, and `npm start` on a fresh clone runs keyvend against it with no AWS account. Everything
@@ -23,21 +24,27 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Account } from './account.js';
-import { type AdminRoute, handleAdminRequest } from './admin.js';
+import { handleAdminRequest } from './admin.js';
 import { Control, type LocalAwsControl } from './control.js';
 import { Knobs } from './knobs.js';
 import { OidcProviders } from './oidc-providers.js';
 import type { RequestRecord } from './request-log.js';
 import { handleAwsRequest } from './server.js';
+import { OidcKeyCache } from './web-identity-token.js';
 
 export type {
   AccessKeyPair,
+  AuthorizeRequest,
+  AuthorizeResult,
+  CreateRoleOptions,
   CreateUserOptions,
+  Decision,
   FaultKind,
   KeyvendIdentity,
   LocalAwsControl,
   PolicyDocument,
   RequestRecord,
+  RoleInfo,
   SessionInfo,
   Tag,
   UserInfo,
@@ -62,6 +69,8 @@ export interface LocalAwsOptions {
    * clock, so only clock-skew tests change this.
    */
   wireClock?: () => Date;
+  /** Timeout for fetching an OIDC provider's discovery document and JWKS; default 5000 ms. */
+  oidcFetchTimeoutMs?: number;
   /** Where the start-up warning and internal errors go; default `console.warn`. */
   log?: (line: string) => void;
 }
@@ -99,13 +108,14 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const account = new Account(accountId);
   const knobs = new Knobs(options.clock ?? (() => new Date()));
   const oidc = new OidcProviders(accountId);
+  const oidcKeys = new OidcKeyCache(options.oidcFetchTimeoutMs ?? 5_000);
   const requests: RequestRecord[] = [];
-  const control = new Control(account, knobs, oidc, requests);
-  const extraAdminRoutes: Record<string, AdminRoute> = {};
+  const control = new Control(account, knobs, oidc, oidcKeys, requests);
   const state = {
     account,
     knobs,
     oidc,
+    oidcKeys,
     log: requests,
     wireClock: options.wireClock ?? (() => new Date()),
     onInternalError: (error: unknown) => {
@@ -118,7 +128,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const work = path.startsWith('/_admin/')
-      ? handleAdminRequest(req, res, control, extraAdminRoutes)
+      ? handleAdminRequest(req, res, control)
       : handleAwsRequest(req, res, state);
     work.catch((error: unknown) => {
       state.onInternalError(error);

@@ -8,6 +8,7 @@ import type { Account, Caller } from './account.js';
 import type { Knobs } from './knobs.js';
 import type { OidcProviders } from './oidc-providers.js';
 import type { QueryParams } from './query-protocol.js';
+import type { OidcKeyCache } from './web-identity-token.js';
 
 export type ServiceName = 'sts' | 'iam';
 
@@ -22,6 +23,8 @@ export interface OperationContext {
   account: Account;
   knobs: Knobs;
   oidc: OidcProviders;
+  /** JWKS cache of the OIDC providers. */
+  oidcKeys: OidcKeyCache;
   requestId: string;
 }
 

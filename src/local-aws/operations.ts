@@ -4,10 +4,14 @@
  * come with the legacy-path issue).
  */
 import type { OperationTable, ServiceName } from './operation.js';
+import { assumeRole } from './sts/assume-role.js';
+import { assumeRoleWithWebIdentity } from './sts/assume-role-with-web-identity.js';
 import { getCallerIdentity } from './sts/get-caller-identity.js';
 import { getFederationToken } from './sts/get-federation-token.js';
 
 export const STS_OPERATIONS: OperationTable = {
+  AssumeRole: assumeRole,
+  AssumeRoleWithWebIdentity: assumeRoleWithWebIdentity,
   GetCallerIdentity: getCallerIdentity,
   GetFederationToken: getFederationToken,
 };

@@ -134,9 +134,11 @@ export async function decide(
   resource: string,
   extraContext: Record<string, string | string[]>,
   now: Date,
+  options: { resourcePolicy?: PolicyDocument; unvalidated?: boolean } = {},
 ): Promise<Decision> {
-  if (facts.isRoot) return 'Allowed';
+  if (facts.isRoot && options.resourcePolicy === undefined) return 'Allowed';
   return evaluatePolicies({
+    ...options,
     principalArn: facts.arn,
     action,
     resource,

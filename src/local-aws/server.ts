@@ -24,6 +24,7 @@ import type { OperationContext, ServiceName } from './operation.js';
 import { API_VERSIONS, OPERATIONS } from './operations.js';
 import { QueryParams } from './query-protocol.js';
 import { loggableParams, parseSdkRequestHeader, type RequestRecord } from './request-log.js';
+import type { OidcKeyCache } from './web-identity-token.js';
 import { errorEnvelope, NAMESPACES, successEnvelope } from './xml.js';
 
 /** Largest request body accepted (AWS Query bodies are small). */
@@ -33,6 +34,7 @@ export interface AwsHandlerState {
   account: Account;
   knobs: Knobs;
   oidc: OidcProviders;
+  oidcKeys: OidcKeyCache;
   log: RequestRecord[];
   /** The clock request signatures are checked against and `Date` is sent from. */
   wireClock: () => Date;
@@ -209,6 +211,7 @@ export async function handleAwsRequest(
       account: state.account,
       knobs: state.knobs,
       oidc: state.oidc,
+      oidcKeys: state.oidcKeys,
       requestId,
     });
     record.status = 200;
