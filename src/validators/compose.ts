@@ -151,7 +151,8 @@ export async function runValidators(
   const parallel = open.filter((o) => !spendsOf(o.v));
   const outcomes = await Promise.all(parallel.map((o) => settle(() => o.v.validate(o.ctx))));
   for (const [k, o] of parallel.entries()) settled.set(o.i, outcomes[k]!);
-  const sofar = foldAllOf([...settled.values()]);
+  const inOrder = () => [...settled.entries()].sort(([a], [b]) => a - b).map(([, s]) => s);
+  const sofar = foldAllOf(inOrder());
   if (sofar.outcome !== 'pass') return sofar;
 
   // Step 3: the spenders, one at a time, stopping at the first that does not pass.
@@ -161,7 +162,7 @@ export async function runValidators(
     if (s.result.outcome !== 'pass') return s.result;
     settled.set(o.i, s);
   }
-  return foldAllOf([...settled.entries()].sort(([a], [b]) => a - b).map(([, s]) => s));
+  return foldAllOf(inOrder());
 }
 
 /**

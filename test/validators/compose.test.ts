@@ -113,6 +113,14 @@ describe('runValidators', () => {
     expect(result.outcome === 'deny' && result.error.code).toBe('KEYVEND_NETWORK_DENIED');
   });
 
+  it('merges facts in config order, whether a validator decided in precheck or validate', async () => {
+    const result = await run([
+      scripted('a', pass({ attributes: { source: 'a' } })),
+      scripted('b', pass(), { pre: pass({ attributes: { source: 'b', only: 'b' } }) }),
+    ]);
+    expect(result).toEqual({ outcome: 'pass', attributes: { source: 'a', only: 'b' } });
+  });
+
   it('throws a dependency failure when nothing denied', async () => {
     await expect(run([scripted('a', pass()), scripted('b', down())])).rejects.toMatchObject({
       code: 'KEYVEND_VALIDATOR_UNAVAILABLE',

@@ -277,15 +277,9 @@ describe('OidcVerifier key handling', () => {
   });
 
   it('throws 503 when the provider cannot be reached at all', async () => {
-    const gone = await startOidcIssuer();
-    const token = await gone.mint({}, { now });
-    await gone.close();
-    const v = new OidcVerifier({
-      issuer: gone.issuer,
-      audience: gone.audience,
-      clock,
-      timeoutMs: 500,
-    });
+    const gone = 'http://127.0.0.1:1'; // nothing listens on port 1
+    const token = await idp.mint({ iss: gone }, { now });
+    const v = new OidcVerifier({ issuer: gone, audience: 'app-client', clock, timeoutMs: 500 });
     const err = await thrown(v.verify(token, { now }));
     expect(isKeyvendError(err) && err.code).toBe('KEYVEND_VALIDATOR_UNAVAILABLE');
     expect(isKeyvendError(err) && err.cause).toBeDefined();
