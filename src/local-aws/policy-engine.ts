@@ -6,13 +6,20 @@
  * Documents pass through `forEvaluation` first (the Version rule for `${…}` variables). When
  * iam-simulate's action data lacks a resource type for an action (it has none for
  * `sts:TagSession` on a federated user), the documents, already checked by
- * `checkPolicyDocument`, are evaluated with its unvalidated engine instead. Decisions are
- * cached: a request context only carries the time keys when a policy mentions them.
+ * `checkPolicyDocument`, are evaluated with its unvalidated engine instead (see
+ * `unvalidatedDecision` for what that path leaves out); OIDC trust policies always take that
+ * path (`evaluateFederatedTrust`). Decisions are cached: a request context only carries the
+ * time keys when a policy mentions them.
  */
 
 import { LruCache } from '../lru-cache.js';
 import { AwsError } from './aws-error.js';
-import { forEvaluation, type PolicyDocument } from './policy-document.js';
+import {
+  forEvaluation,
+  POLICY_VERSION,
+  type PolicyDocument,
+  statementsOf,
+} from './policy-document.js';
 
 type IamSimulate = typeof import('@cloud-copilot/iam-simulate');
 
@@ -39,13 +46,9 @@ export interface EvaluationRequest {
   context: Record<string, string | string[]>;
   /** The evaluation time, for `aws:CurrentTime` / `aws:EpochTime`. */
   now: Date;
-  /**
-   * Skip iam-simulate's input validation. Needed where the context carries keys its data does
-   * not know, such as an OIDC provider's `HOST/PATH:aud` and `:sub`, which it would otherwise
-   * drop. The documents must already have passed `checkPolicyDocument`.
-   */
-  unvalidated?: boolean;
 }
+
+type SimulationInput = Parameters<IamSimulate['runUnsafeSimulation']>[0];
 
 let loading: Promise<IamSimulate> | undefined;
 
@@ -97,16 +100,11 @@ export async function evaluatePolicies(request: EvaluationRequest): Promise<Deci
     serviceControlPolicies: [],
     resourceControlPolicies: [],
   };
-  const key = JSON.stringify([request.unvalidated === true, simulation]);
+  const key = JSON.stringify(simulation);
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
 
   const sim = await simulator();
-  if (request.unvalidated === true) {
-    const decision = sim.runUnsafeSimulation(simulation, {});
-    cache.set(key, decision);
-    return decision;
-  }
   const result = await sim.runSimulation(simulation, {});
   let decision: Decision;
   if (result.resultType === 'error') {
@@ -120,10 +118,94 @@ export async function evaluatePolicies(request: EvaluationRequest): Promise<Deci
         },
       );
     }
-    decision = sim.runUnsafeSimulation(simulation, {});
+    decision = unvalidatedDecision(sim, simulation);
   } else {
     decision = result.overallResult;
   }
+  cache.set(key, decision);
+  return decision;
+}
+
+/** The stronger of two decisions under IAM's rules: explicit Deny, then implicit, then Allow. */
+function intersect(a: Decision, b: Decision): Decision {
+  if (a === 'ExplicitlyDenied' || b === 'ExplicitlyDenied') return 'ExplicitlyDenied';
+  return a === 'Allowed' && b === 'Allowed' ? 'Allowed' : 'ImplicitlyDenied';
+}
+
+/**
+ * iam-simulate's unvalidated engine ignores session policies and cannot load an unnamed
+ * resource policy, so the identity and session policies are evaluated apart and intersected;
+ * resource policies play no part on this path.
+ */
+function unvalidatedDecision(sim: IamSimulate, simulation: SimulationInput): Decision {
+  const base = { ...simulation, sessionPolicy: undefined, resourcePolicy: undefined };
+  const identity = sim.runUnsafeSimulation(base, {});
+  if (simulation.sessionPolicy === undefined) return identity;
+  const session = sim.runUnsafeSimulation(
+    { ...base, identityPolicies: [{ name: 'session', policy: simulation.sessionPolicy }] },
+    {},
+  );
+  return intersect(identity, session);
+}
+
+function principalList(value: unknown, key: string): string[] | '*' | undefined {
+  if (value === '*') return '*';
+  if (typeof value !== 'object' || value === null) return undefined;
+  const entry = (value as Record<string, unknown>)[key];
+  if (entry === undefined) return undefined;
+  return Array.isArray(entry)
+    ? entry.filter((e): e is string => typeof e === 'string')
+    : [String(entry)];
+}
+
+/** One trust policy evaluation for a federated (OIDC) principal. */
+export interface FederatedTrustRequest {
+  /** `arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`. */
+  providerArn: string;
+  trustPolicy: PolicyDocument;
+  action: string;
+  roleArn: string;
+  account: string;
+  context: Record<string, string | string[]>;
+}
+
+/**
+ * Evaluates a role's trust policy for an OIDC provider. iam-simulate's validated engine drops
+ * context keys its data does not list (a provider's `HOST/PATH:aud`, `:sub`), so the statements
+ * whose `Principal` / `NotPrincipal` take in the provider are evaluated, conditions and all, as
+ * identity statements by its unvalidated engine. The document was checked when the role was
+ * created.
+ */
+export async function evaluateFederatedTrust(request: FederatedTrustRequest): Promise<Decision> {
+  const statements = statementsOf(forEvaluation(request.trustPolicy)).flatMap((s) => {
+    const named = principalList(s.Principal, 'Federated');
+    const excluded = principalList(s.NotPrincipal, 'Federated');
+    const applies =
+      s.Principal !== undefined
+        ? named === '*' || (named?.includes(request.providerArn) ?? false) || named?.includes('*')
+        : excluded !== '*' && !(excluded?.includes(request.providerArn) ?? false);
+    if (!applies) return [];
+    const { Principal: _p, NotPrincipal: _n, Resource: _r, NotResource: _nr, ...rest } = s;
+    return [{ ...rest, Resource: '*' }];
+  });
+  if (statements.length === 0) return 'ImplicitlyDenied';
+  const simulation = {
+    request: {
+      principal: request.providerArn,
+      action: request.action,
+      resource: { resource: request.roleArn, accountId: request.account },
+      contextVariables: request.context,
+    },
+    identityPolicies: [
+      { name: 'trust', policy: { Version: POLICY_VERSION, Statement: statements } },
+    ],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  };
+  const key = JSON.stringify(['federated-trust', simulation]);
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const decision = (await simulator()).runUnsafeSimulation(simulation, {});
   cache.set(key, decision);
   return decision;
 }

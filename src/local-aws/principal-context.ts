@@ -134,7 +134,7 @@ export async function decide(
   resource: string,
   extraContext: Record<string, string | string[]>,
   now: Date,
-  options: { resourcePolicy?: PolicyDocument; unvalidated?: boolean } = {},
+  options: { resourcePolicy?: PolicyDocument } = {},
 ): Promise<Decision> {
   if (facts.isRoot && options.resourcePolicy === undefined) return 'Allowed';
   return evaluatePolicies({

@@ -34,7 +34,7 @@ export const ALLOWED_ALGORITHMS = [
 ];
 /** How far in the future `nbf`/`iat` may lie (clock skew). */
 export const FUTURE_TOLERANCE_S = 300;
-/** Minimum time between two refetches of one provider's JWKS for unknown key ids. */
+/** Minimum time between two refetches of one provider's JWKS forced by unknown key ids. */
 export const REFETCH_COOLDOWN_MS = 10_000;
 
 const invalidToken = (message: string): AwsError =>
@@ -63,7 +63,8 @@ export interface VerifiedWebIdentity {
 
 interface CachedKeys {
   jwks: JSONWebKeySet;
-  fetchedAt: number;
+  /** When a refetch was last forced by an unknown key id (0: never). */
+  forcedAt: number;
 }
 
 /** Per-provider JWKS cache; concurrent fetches for one provider share one request. */
@@ -93,17 +94,21 @@ export class OidcKeyCache {
     const jwks = await this.#fetchJson(jwksUri);
     const keys = (jwks as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new Error('the JWKS has no keys array');
-    return { jwks: jwks as JSONWebKeySet, fetchedAt: Date.now() };
+    return { jwks: jwks as JSONWebKeySet, forcedAt: 0 };
   }
 
-  /** The provider's keys; `refresh` refetches unless that happened within the cooldown. */
+  /**
+   * The provider's keys. `refresh` (a token named an unknown key id) refetches them, unless
+   * the last forced refetch was less than the cooldown ago, so a stream of made-up key ids
+   * cannot turn into a stream of requests to the issuer.
+   */
   async keys(
     provider: OidcProvider,
     refresh: boolean,
   ): Promise<{ jwks: JSONWebKeySet; fresh: boolean }> {
     const cached = this.#cached.get(provider.arn);
-    const stale =
-      cached === undefined || (refresh && Date.now() - cached.fetchedAt >= REFETCH_COOLDOWN_MS);
+    const now = Date.now();
+    const stale = cached === undefined || (refresh && now - cached.forcedAt >= REFETCH_COOLDOWN_MS);
     if (!stale) return { jwks: cached.jwks, fresh: false };
     let pending = this.#inflight.get(provider.arn);
     if (pending === undefined) {
@@ -112,7 +117,7 @@ export class OidcKeyCache {
     }
     try {
       const keys = await pending;
-      this.#cached.set(provider.arn, keys);
+      this.#cached.set(provider.arn, { jwks: keys.jwks, forcedAt: refresh ? now : 0 });
       return { jwks: keys.jwks, fresh: true };
     } catch (cause) {
       throw idpCommunication(cause);

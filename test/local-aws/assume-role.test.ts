@@ -5,7 +5,7 @@ import {
   type STSClient,
 } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LocalAws, RoleInfo, UserInfo } from '../../src/local-aws/index.js';
+import type { LocalAws, PolicyDocument, RoleInfo, UserInfo } from '../../src/local-aws/index.js';
 import { credsOf, rejectionOf, startQuiet, stsFor } from './fixtures.js';
 
 const ACCOUNT = '123456789012';
@@ -14,7 +14,11 @@ let alice: UserInfo;
 let asAlice: STSClient;
 let role: RoleInfo;
 
-const trust = (principal: string, actions: string[] = ['sts:AssumeRole'], condition?: object) => ({
+const trust = (
+  principal: string,
+  actions: string[] = ['sts:AssumeRole'],
+  condition?: Record<string, Record<string, string>>,
+): PolicyDocument => ({
   Version: '2012-10-17',
   Statement: [
     {

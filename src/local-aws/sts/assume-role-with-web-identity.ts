@@ -7,7 +7,7 @@
  */
 import { accessDenied } from '../aws-error.js';
 import type { Operation, OperationContext } from '../operation.js';
-import { evaluatePolicies } from '../policy-engine.js';
+import { evaluateFederatedTrust } from '../policy-engine.js';
 import { Violations, validationError } from '../validation.js';
 import { verifyWebIdentityToken } from '../web-identity-token.js';
 import { xmlText } from '../xml.js';
@@ -66,16 +66,13 @@ async function handle(context: OperationContext): Promise<string> {
       : { 'sts:SourceIdentity': identity.sourceIdentity }),
   };
   const allowed = async (action: string, extra: Record<string, string | string[]> = {}) =>
-    (await evaluatePolicies({
-      principalArn: identity.provider.arn,
+    (await evaluateFederatedTrust({
+      providerArn: identity.provider.arn,
+      trustPolicy: role.trustPolicy.document,
       action,
-      resource: role.arn,
-      resourceAccount: account.accountId,
-      identityPolicies: [],
-      resourcePolicy: role.trustPolicy.document,
+      roleArn: role.arn,
+      account: account.accountId,
       context: { ...requestContext, ...extra },
-      now,
-      unvalidated: true,
     })) === 'Allowed';
   if (!(await allowed('sts:AssumeRoleWithWebIdentity'))) throw accessDenied(NOT_AUTHORIZED);
   if (
