@@ -45,7 +45,9 @@ export const ADMIN_ROUTES: Readonly<Record<string, Route>> = {
   },
   createPolicy: { run: (c, a) => c.createPolicy(str(a, 'name'), a.policy as string) },
   attachUserPolicy: { run: (c, a) => c.attachUserPolicy(str(a, 'userName'), str(a, 'policyArn')) },
-  bootstrapKeyvendIdentity: { run: (c) => c.bootstrapKeyvendIdentity() },
+  bootstrapKeyvendIdentity: {
+    run: (c, a) => c.bootstrapKeyvendIdentity({ delegate: optional(a, 'delegate') }),
+  },
   throttleNext: { run: (c, a) => c.throttleNext(a.n as number) },
   setRateLimit: {
     run: (c, a) =>

@@ -126,9 +126,11 @@ export interface LocalAwsControl {
   /**
    * Creates IAM user `keyvend` allowed `sts:GetFederationToken` and `sts:TagSession` on
    * `arn:aws:sts::ACCOUNT:federated-user/*`, with one access key. Calling it again returns the
-   * same identity.
+   * same identity (options are then ignored). A federation token can never do more than its
+   * IAM user may, so `delegate` adds inline policies with the rights keyvend's sessions should
+   * be able to use (what `authorize` then reports as Allowed).
    */
-  bootstrapKeyvendIdentity(): KeyvendIdentity;
+  bootstrapKeyvendIdentity(options?: { delegate?: (PolicyDocument | string)[] }): KeyvendIdentity;
   /** Answers the next `n` STS requests with `Throttling`. */
   throttleNext(n: number): void;
   /** The STS token bucket (default 600/s, burst 600). */
@@ -296,8 +298,14 @@ export class Control implements LocalAwsControl {
     this.account.attachUserPolicy(userName, policyArn);
   }
 
-  bootstrapKeyvendIdentity(): KeyvendIdentity {
+  bootstrapKeyvendIdentity(
+    options: { delegate?: (PolicyDocument | string)[] } = {},
+  ): KeyvendIdentity {
     if (this.#keyvendIdentity !== undefined) return { ...this.#keyvendIdentity };
+    const delegate = options.delegate ?? [];
+    if (!Array.isArray(delegate)) {
+      throw new AwsError('InvalidInput', 400, 'delegate must be a list of policy documents.');
+    }
     const resource = `arn:aws:sts::${this.accountId}:federated-user/*`;
     const user = this.account.createUser(
       'keyvend',
@@ -314,6 +322,7 @@ export class Control implements LocalAwsControl {
               },
             ],
           },
+          ...delegate,
         ],
       },
       this.knobs.now(),
