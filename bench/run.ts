@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { READY } from './serve.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -43,12 +44,13 @@ async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Prom
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
+  const ready = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line.startsWith(READY)) resolve(line.slice(READY.length));
+    });
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  lines.on('line', () => {});
-  const info = JSON.parse(first) as { url: string; localAws?: string };
+  const info = JSON.parse(ready) as { url: string; localAws?: string };
   return {
     ...info,
     child,
@@ -104,9 +106,9 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 }
 
 async function stsCalls(localAws: string): Promise<number> {
-  const res = await fetch(`${localAws}/_admin/sts-call-count?action=GetFederationToken`);
-  const body = (await res.json()) as { count: number };
-  return body.count;
+  const res = await fetch(`${localAws}/_admin/stsCallCount?action=GetFederationToken`);
+  const body = (await res.json()) as { result: number };
+  return body.result;
 }
 
 async function main(): Promise<void> {

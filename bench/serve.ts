@@ -1,12 +1,15 @@
 /**
  * A server process for the benchmarks, so that the load generator and the server under test
  * do not share one event loop. `baseline` is a bare Fastify route returning constant JSON;
- * `keyvend` is the real app built from the config in BENCH_CONFIG (JSON). Prints one JSON line
- * `{ "url": ..., "localAws": ... }` when listening; exits on SIGTERM.
+ * `keyvend` is the real app built from the config in BENCH_CONFIG (JSON). Prints one line
+ * `BENCH_READY { "url": ..., "localAws": ... }` when listening; exits on SIGTERM.
  */
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.js';
 import { buildConfig } from '../src/config/load.js';
+
+/** Marks the line carrying the server's address among its log lines. */
+export const READY = 'BENCH_READY ';
 
 async function main(kind: string): Promise<void> {
   if (kind === 'baseline') {
@@ -15,7 +18,7 @@ async function main(kind: string): Promise<void> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+    process.stdout.write(`${READY}${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
     process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
     return;
   }
@@ -26,7 +29,7 @@ async function main(kind: string): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   process.stdout.write(
-    `${JSON.stringify({ url: `http://127.0.0.1:${port}`, localAws: app.keyvend.localAws?.url })}\n`,
+    `${READY}${JSON.stringify({ url: `http://127.0.0.1:${port}`, localAws: app.keyvend.localAws?.url })}\n`,
   );
   process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
 }

@@ -25,6 +25,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'list | show | disable | enable devices',
     load: async () => (await import('./devices-command.js')).run,
   },
+  invites: {
+    summary: 'create | list invite codes',
+    load: async () => (await import('./invites-command.js')).run,
+  },
+  'credential-process': {
+    summary: 'print AWS credentials for credential_process (--url U --token-file F)',
+    load: async () => (await import('./credential-process-command.js')).run,
+  },
   keys: {
     summary: 'list | rotate | prune registration-token signing keys',
     load: async () => (await import('./keys-command.js')).run,

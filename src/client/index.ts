@@ -34,6 +34,7 @@ export {
   type AwsCredentialIdentityProvider,
   fromKeyvend,
 } from './credential-provider.js';
+export { createDpopProof, exportPublicJwk, generateDeviceKey } from './dpop.js';
 export {
   type ChallengeHandler,
   createKeyvend,
@@ -44,6 +45,7 @@ export {
   type KeyvendOptions,
   type KeyvendRegistration,
 } from './keyvend-client.js';
+export { leadingZeroBits, solveProofOfWork } from './proof-of-work.js';
 export {
   type IndexedDbStorageOptions,
   indexedDbStorage,

@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigError } from '../errors.js';
 import { type Config, ConfigSchema } from './schema.js';
+import { checkValidatorConfig } from './validator-schemas.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -90,6 +91,7 @@ export function buildConfig(
 
 function checkCrossFields(config: Config, problems: string[]): void {
   for (const [name, profile] of Object.entries(config.profiles)) {
+    problems.push(...checkValidatorConfig(profile.validators, `profiles.${name}.validators`));
     if (profile.ttl.default > profile.ttl.max) {
       problems.push(
         `profiles.${name}.ttl.default: must be <= profiles.${name}.ttl.max (${profile.ttl.max})`,

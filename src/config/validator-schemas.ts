@@ -74,9 +74,9 @@ export const ProofOfWorkValidatorSchema = Type.Object(
     difficulty: Type.Integer({
       minimum: 8,
       maximum: 32,
-      default: 18,
+      default: 16,
       description:
-        'Leading zero bits the SHA-256 of the answer must have; each step doubles the client work (18 ≈ 260k hashes).',
+        'Leading zero bits the SHA-256 of the answer must have; each step doubles the client work (16 ≈ 65k hashes, about 1–2 s with WebCrypto).',
     }),
     ttlSeconds: Type.Integer({
       minimum: 30,

@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { toKeyvendError } from '../app.js';
+import { toKeyvendError } from '../error-mapping.js';
 import { KeyvendError } from '../errors.js';
 import type { AuthenticatedDevice, VendService } from '../services/vend-credentials.js';
 import { requestUrl } from './credentials.js';

@@ -122,6 +122,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 /** The URL as the client addressed it, without query: what a DPoP proof's `htu` must match. */
 export function requestUrl(request: FastifyRequest, publicUrl: string | undefined): string {
   const path = request.url.split('?')[0] ?? '/';
-  if (publicUrl !== undefined) return new URL(path, publicUrl).toString();
+  // A publicUrl may carry a path prefix (keyvend behind https://host/kv): keep it.
+  if (publicUrl !== undefined) return `${publicUrl.replace(/\/+$/, '')}${path}`;
   return `${request.protocol}://${request.host}${path}`;
 }
