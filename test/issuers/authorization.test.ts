@@ -13,7 +13,7 @@ import type { IssuerConfig } from '../../src/config/issuer-schemas.js';
 import { createStsClient } from '../../src/issuers/aws-clients.js';
 import type { Issuer } from '../../src/issuers/issuer.js';
 import { createIssuer } from '../../src/issuers/registry.js';
-import { type LocalAws, startLocalAws } from '../../src/local-aws/index.js';
+import { type LocalAws, type PolicyDocument, startLocalAws } from '../../src/local-aws/index.js';
 import { principalNameFor } from '../../src/policy/principal-name.js';
 import { renderPolicy } from '../../src/policy/render.js';
 import { loadTemplates, type PolicyTemplate } from '../../src/policy/template.js';
@@ -26,7 +26,7 @@ import { awsConfig, device, issueRequest, noWait } from './fixtures.js';
 
 const BUCKET = 'app-data';
 const AUDIENCE = 'keyvend-devices';
-const S3_ALL = {
+const S3_ALL: PolicyDocument = {
   Version: '2012-10-17',
   Statement: [
     {
