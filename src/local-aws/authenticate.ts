@@ -1,6 +1,7 @@
 /**
- * Who signed a request (`reference/sts-iam.md` §1.3, §1.5, §2): the SigV4 header is parsed,
- * its time checked against the server clock (15 minutes either way), its scope against the
+ * Who signed a request (`reference/sts-iam.md` §1.3, §1.5, §2): the SigV4 header is parsed
+ * (`host` and `x-amz-date` must be among the signed headers, as the SDK always signs them, so
+ * a captured request cannot be replayed under a new date), its time checked against the server clock (15 minutes either way), its scope against the
  * service, the access key looked up (unknown or Inactive keys and wrong session tokens are
  * `InvalidClientTokenId`), the signature verified, and temporary credentials checked for
  * expiry against the credential clock (`ExpiredToken`).
@@ -56,6 +57,11 @@ export function authenticate(
     throw missingAuthenticationToken();
   }
   const auth = parseAuthorization(authorization);
+  for (const required of ['host', 'x-amz-date']) {
+    if (!auth.signedHeaders.includes(required)) {
+      throw incompleteSignature(`'${required}' must be a 'SignedHeader' in the AWS Authorization.`);
+    }
+  }
   const amzDateText = header(request, 'x-amz-date');
   if (amzDateText === undefined) {
     throw incompleteSignature(

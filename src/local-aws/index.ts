@@ -85,10 +85,14 @@ export interface LocalAws {
 }
 
 /** The loud start-up line: this is not AWS. */
-export function developmentWarning(url: string): string {
+export function developmentWarning(url: string, host: string): string {
+  const exposed = !['127.0.0.1', '::1', 'localhost'].includes(host)
+    ? ` It listens beyond loopback (${host}): its /_admin/* routes have no authentication.`
+    : '';
   return (
     `WARNING: keyvend local AWS endpoint at ${url} — DEVELOPMENT ONLY. This is not AWS: an ` +
-    'in-memory imitation of STS for tests and AWS-less development. Never use it in production.'
+    'in-memory imitation of STS for tests and AWS-less development. Never use it in ' +
+    `production.${exposed}`
   );
 }
 
@@ -150,7 +154,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  log(developmentWarning(url));
+  log(developmentWarning(url, options.host ?? '127.0.0.1'));
 
   return {
     url,

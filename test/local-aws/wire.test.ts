@@ -1,6 +1,6 @@
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalAws, signRequest } from '../../src/local-aws/index.js';
+import { type LocalAws, signRequest, startLocalAws } from '../../src/local-aws/index.js';
 import { type Creds, startQuiet, stsFor } from './fixtures.js';
 
 let aws: LocalAws;
@@ -165,6 +165,27 @@ describe('SigV4 verification', () => {
     );
   });
 
+  it('insists that host and x-amz-date are signed', async () => {
+    const host = new URL(aws.url).host;
+    const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+    const signed = signRequest({ method: 'POST', url: '/', headers: { host }, body }, key, {
+      region: 'us-east-1',
+      service: 'sts',
+    });
+    const authorization = (signed.authorization ?? '').replace(
+      /SignedHeaders=[^,]+/,
+      'SignedHeaders=host',
+    );
+    const { host: _h, ...sendable } = signed;
+    const response = await fetch(`${aws.url}/`, {
+      method: 'POST',
+      headers: { ...sendable, authorization },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(element(await response.text(), 'Code')).toBe('IncompleteSignature');
+  });
+
   it('answers IncompleteSignature for a malformed Authorization header', async () => {
     const { response, text } = await raw('Action=GetCallerIdentity&Version=2011-06-15', {
       creds: null,
@@ -172,6 +193,18 @@ describe('SigV4 verification', () => {
     });
     expect(response.status).toBe(400);
     expect(element(text, 'Code')).toBe('IncompleteSignature');
+  });
+});
+
+describe('start-up', () => {
+  it('says loudly that it is a development tool', async () => {
+    const lines: string[] = [];
+    const loud = await startLocalAws({ log: (line) => lines.push(line) });
+    await loud.close();
+    expect(lines[0]).toMatch(
+      /^WARNING: keyvend local AWS endpoint at http:\/\/127\.0\.0\.1:\d+ — DEVELOPMENT ONLY/,
+    );
+    expect(lines[0]).toContain('Never use it in production');
   });
 });
 
