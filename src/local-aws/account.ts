@@ -106,6 +106,9 @@ export type KeyOwner =
 
 const fold = (name: string): string => name.toLowerCase();
 
+const SESSION_SWEEP_EVERY = 1000;
+const FORGET_EXPIRED_AFTER_MS = 24 * 3600 * 1000;
+
 function normalisePath(path: string | undefined): string {
   const p = path ?? '/';
   if (!/^(\/|\/[\u0021-\u007E]+\/)$/.test(p)) {
@@ -135,6 +138,7 @@ export class Account {
   readonly #policies = new Map<string, ManagedPolicy>();
   readonly #keys = new Map<string, AccessKey>();
   readonly #sessions = new Map<string, Session>();
+  #issued = 0;
 
   constructor(accountId: string) {
     this.accountId = accountId;
@@ -339,8 +343,19 @@ export class Account {
     return [...principal.inlinePolicies, ...managed];
   }
 
-  /** Records issued temporary credentials under fresh `ASIA` ids and returns them. */
+  /**
+   * Records issued temporary credentials under fresh `ASIA` ids and returns them. Sessions
+   * that expired more than a day before this issuance are forgotten (their keys then answer
+   * InvalidClientTokenId rather than ExpiredToken), so a long-running endpoint stays small.
+   */
   issueSession(fields: Omit<Session, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>): Session {
+    this.#issued += 1;
+    if (this.#issued % SESSION_SWEEP_EVERY === 0) {
+      const horizon = fields.issuedAt.getTime() - FORGET_EXPIRED_AFTER_MS;
+      for (const [id, s] of this.#sessions) {
+        if (s.expiration.getTime() < horizon) this.#sessions.delete(id);
+      }
+    }
     const session: Session = {
       ...fields,
       accessKeyId: awsId('ASIA', 16),

@@ -27,6 +27,9 @@ import { loggableParams, parseSdkRequestHeader, type RequestRecord } from './req
 import type { OidcKeyCache } from './web-identity-token.js';
 import { errorEnvelope, NAMESPACES, successEnvelope } from './xml.js';
 
+/** The request log keeps this many most recent requests, so a long-running endpoint stays small. */
+export const MAX_LOGGED_REQUESTS = 10_000;
+
 /** Largest request body accepted (AWS Query bodies are small). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -113,6 +116,8 @@ export async function handleAwsRequest(
     code: 'OK',
   };
   state.log.push(record);
+  if (state.log.length > MAX_LOGGED_REQUESTS)
+    state.log.splice(0, state.log.length - MAX_LOGGED_REQUESTS);
   let service: ServiceName = 'sts';
 
   try {

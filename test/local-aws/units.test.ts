@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Account } from '../../src/local-aws/account.js';
 import { packedUnits } from '../../src/local-aws/packed-size.js';
 import { forEvaluation } from '../../src/local-aws/policy-document.js';
 import { QueryParams } from '../../src/local-aws/query-protocol.js';
@@ -114,5 +115,35 @@ describe('policy Version rule', () => {
       ],
     });
     expect(JSON.stringify(doc)).toContain('arn:aws:s3:::b/${$}{aws:userid}/*');
+  });
+});
+
+describe('session bookkeeping', () => {
+  it('forgets sessions that expired more than a day ago, keeping recent ones', () => {
+    const account = new Account('000000000000');
+    const session = (issuedAt: Date, expiration: Date) =>
+      account.issueSession({
+        kind: 'federated-user',
+        principalArn: 'arn:aws:sts::000000000000:federated-user/x',
+        principalId: '000000000000:x',
+        name: 'x',
+        policy: undefined,
+        policyDocument: undefined,
+        policyArns: [],
+        tags: [],
+        transitiveTagKeys: [],
+        sourceIdentity: undefined,
+        issuedAt,
+        expiration,
+        parentUserName: null,
+        roleName: undefined,
+        chained: false,
+      });
+    const old = session(new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T01:00:00Z'));
+    const later = new Date('2026-01-03T00:00:00Z');
+    const recent = session(later, new Date('2026-01-03T01:00:00Z'));
+    for (let i = 0; i < 998; i++) session(later, new Date('2026-01-03T01:00:00Z'));
+    expect(account.lookupKey(old.accessKeyId)).toBeUndefined();
+    expect(account.lookupKey(recent.accessKeyId)?.kind).toBe('session');
   });
 });
