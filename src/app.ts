@@ -21,6 +21,7 @@ import { containerCredentialsRoutes } from './routes/container-credentials.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
+import { oidcProviderRoutes } from './routes/oidc-provider.js';
 import { ErrorEnvelope } from './routes/schemas.js';
 import { type BuildOptions, buildServices, type Services } from './services/build-services.js';
 
@@ -31,7 +32,7 @@ declare module 'fastify' {
   }
 }
 
-export interface AppOptions extends Omit<BuildOptions, 'logger'> {
+export interface AppOptions extends Omit<BuildOptions, 'logger' | 'issuerUrl'> {
   /** Where log lines go (default stdout). Tests pass a stream to inspect them. */
   logStream?: Writable;
   /** Prebuilt services (tests that share one set across apps). */
@@ -62,8 +63,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
+  const issuerUrl = () => publicUrlOf(app, config);
   const services =
-    options.services ?? (await buildServices(config, { ...options, logger: app.log }));
+    options.services ?? (await buildServices(config, { ...options, logger: app.log, issuerUrl }));
   if (!options.services) app.addHook('onClose', () => services.close());
 
   // JSON bodies: Fastify's own safe parser (prototype-poisoning protection), keeping the raw
@@ -150,6 +152,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ...(server.publicUrl === undefined ? {} : { publicUrl: server.publicUrl }),
   });
 
+  if (services.oidcKeyRing) {
+    await app.register(oidcProviderRoutes, { issuerUrl, keyRing: services.oidcKeyRing });
+  }
+
   app.decorate('keyvend', services);
   return app;
 }
@@ -158,4 +164,16 @@ declare module 'fastify' {
   interface FastifyInstance {
     keyvend: Services;
   }
+}
+
+/** `server.publicUrl`, or the address keyvend is listening on. */
+export function publicUrlOf(app: FastifyInstance, config: Config): string {
+  if (config.server.publicUrl !== undefined) return config.server.publicUrl.replace(/\/+$/, '');
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
+  const host =
+    config.server.host === '0.0.0.0' || config.server.host === '::'
+      ? '127.0.0.1'
+      : config.server.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

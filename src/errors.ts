@@ -131,6 +131,11 @@ export const ERRORS = {
     status: 400,
     message: 'ttl must be a whole number of seconds.',
   },
+  KEYVEND_CREDENTIALS_NOT_ISSUED: {
+    status: 409,
+    message:
+      "This profile hands out web-identity tokens for the device's own STS call; it issues no credentials.",
+  },
   KEYVEND_STS_THROTTLED: { status: 503, message: 'AWS STS is throttling keyvend; retry later.' },
   KEYVEND_STS_UNAVAILABLE: {
     status: 503,

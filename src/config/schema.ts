@@ -85,6 +85,18 @@ export const AwsSchema = Type.Object(
     ),
     local: LocalAwsSchema,
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+    circuitBreaker: Type.Object(
+      {
+        failureThreshold: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+        openSeconds: Seconds({ minimum: 1, maximum: 600, default: 10 }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'After failureThreshold consecutive failed STS calls, fail fast with 503 for openSeconds, then probe.',
+      },
+    ),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
   },
   { additionalProperties: false, default: {} },

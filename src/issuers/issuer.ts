@@ -39,8 +39,27 @@ export interface IssuedCredentials {
   accountId?: string;
 }
 
+/** What a `web-identity` issuer in client mode hands the device instead of credentials. */
+export interface WebIdentityGrant {
+  roleArn: string;
+  roleSessionName: string;
+  /** keyvend's ID token: the device passes it to STS as `WebIdentityToken`. */
+  webIdentityToken: string;
+  /** The token's `exp`: the device must call STS before this. */
+  tokenExpiration: Date;
+  durationSeconds: number;
+  policy?: string;
+  policyArns: string[];
+}
+
 export interface Issuer {
   /** Issuer type from the config, e.g. `federation-token`. */
   readonly type: string;
+  /** The longest DurationSeconds this issuer can ask for (the role's maximum, or STS's). */
+  readonly maxDurationSeconds?: number;
+  /** `client`: the device calls STS itself with `grant()`'s token; keyvend mints nothing. */
+  readonly mode?: 'server' | 'client';
   issue(request: IssueRequest): Promise<IssuedCredentials>;
+  /** Client mode only: the token and parameters for the device's own STS call. */
+  grant?(request: IssueRequest): Promise<WebIdentityGrant>;
 }

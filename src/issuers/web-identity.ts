@@ -20,7 +20,7 @@ import {
 import { type JWK, SignJWT } from 'jose';
 import type { WebIdentityIssuerConfig } from '../config/issuer-schemas.js';
 import type { StsIssuerDeps } from './federation-token.js';
-import type { IssuedCredentials, IssueRequest, Issuer } from './issuer.js';
+import type { IssuedCredentials, IssueRequest, Issuer, WebIdentityGrant } from './issuer.js';
 import { Resilience } from './resilience.js';
 import { buildSessionTags, presentTransitiveKeys } from './session-tags.js';
 import { callSts, checkPrincipalName, toIssuedCredentials } from './sts-call.js';
@@ -52,19 +52,7 @@ export interface WebIdentityIssuerDeps extends StsIssuerDeps {
 }
 
 /** What a `mode: 'client'` issuer hands to the client, which calls STS itself. */
-export interface WebIdentityGrant {
-  roleArn: string;
-  roleSessionName: string;
-  /** keyvend's ID token: pass as `WebIdentityToken`. A bearer secret until it expires. */
-  webIdentityToken: string;
-  /** The token's `exp`: STS must be called before this. */
-  tokenExpiration: Date;
-  /** The DurationSeconds to ask for (already clamped to the role's maximum). */
-  durationSeconds: number;
-  /** The rendered session policy to pass as `Policy`, if any. */
-  policy?: string;
-  policyArns: string[];
-}
+export type { WebIdentityGrant } from './issuer.js';
 
 const OPERATION = 'sts:AssumeRoleWithWebIdentity';
 const MAX_SESSION_NAME = 64;

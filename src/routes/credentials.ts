@@ -46,6 +46,25 @@ export const CredentialsReply = Type.Object({
   Profile: Type.String(),
 });
 
+export const GrantReply = Type.Object(
+  {
+    WebIdentityToken: Type.String({ description: "keyvend's ID token for STS." }),
+    RoleArn: Type.String(),
+    RoleSessionName: Type.String(),
+    DurationSeconds: Type.Integer(),
+    Policy: Type.Optional(Type.String()),
+    PolicyArns: Type.Array(Type.String()),
+    TokenExpiration: Type.String({ format: 'date-time' }),
+    Region: Type.String(),
+    DeviceId: Type.String(),
+    Profile: Type.String(),
+  },
+  {
+    description:
+      'web-identity profiles in client mode: call STS AssumeRoleWithWebIdentity with these values.',
+  },
+);
+
 export async function credentialRoutes(
   app: FastifyInstance,
   opts: { services: Services },
@@ -82,19 +101,35 @@ export async function credentialRoutes(
     },
     async (request, reply) => {
       const body = request.body as { ttl?: number } | null | undefined;
-      const result = await services.vend.vend(
-        {
-          authorization: request.headers.authorization,
-          dpop: header(request, 'dpop'),
-          method: request.method,
-          url: requestUrl(request, services.config.server.publicUrl),
-          clientIp: request.ip,
-          ttlSeconds: body?.ttl,
-        },
-        request.keyvendDevice,
-      );
+      const input = {
+        authorization: request.headers.authorization,
+        dpop: header(request, 'dpop'),
+        method: request.method,
+        url: requestUrl(request, services.config.server.publicUrl),
+        clientIp: request.ip,
+        ttlSeconds: body?.ttl,
+      };
       reply.header('cache-control', 'no-store');
       reply.header('pragma', 'no-cache');
+      const known = request.keyvendDevice;
+      if (known?.profile.issuer.type === 'web-identity' && known.profile.issuer.mode === 'client') {
+        const grant = await services.vend.grant(input, known);
+        // fast-json-stringify picks the first anyOf member here; the grant has its own shape.
+        reply.serializer((payload) => JSON.stringify(payload));
+        return {
+          WebIdentityToken: grant.webIdentityToken,
+          RoleArn: grant.roleArn,
+          RoleSessionName: grant.roleSessionName,
+          DurationSeconds: grant.durationSeconds,
+          Policy: grant.policy,
+          PolicyArns: grant.policyArns,
+          TokenExpiration: grant.tokenExpiration.toISOString(),
+          Region: grant.region,
+          DeviceId: grant.deviceId,
+          Profile: grant.profile,
+        };
+      }
+      const result = await services.vend.vend(input, known);
       return {
         AccessKeyId: result.accessKeyId,
         SecretAccessKey: result.secretAccessKey,
@@ -110,7 +145,6 @@ export async function credentialRoutes(
   );
 }
 
-/** A header that must appear at most once (RFC 9449 §4.3 for DPoP). */
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   if (Array.isArray(value) || (typeof value === 'string' && value.includes(','))) {

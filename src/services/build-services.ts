@@ -37,6 +37,8 @@ export interface Services {
   cache: CredentialCache;
   register: RegisterService;
   vend: VendService;
+  /** Signs keyvend's own ID tokens, when a profile uses the `web-identity` issuer. */
+  oidcKeyRing: KeyRing | undefined;
   /** The in-process local AWS endpoint, when `aws.local.enabled`. */
   localAws: LocalAws | undefined;
   close(): Promise<void>;
@@ -48,6 +50,8 @@ export interface BuildOptions {
   /** Use this store instead of opening the configured one (tests). */
   store?: Store;
   fetch?: typeof fetch;
+  /** keyvend's public URL, the issuer of its ID tokens (known only once it listens). */
+  issuerUrl: () => string;
 }
 
 export async function buildServices(config: Config, options: BuildOptions): Promise<Services> {
@@ -106,7 +110,16 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
         accountId: config.aws.local.accountId,
       });
       cleanups.push(() => localAws!.close());
-      const identity = localAws.control.bootstrapKeyvendIdentity();
+      // In AWS, a federation token can do at most what keyvend's own IAM user may; give the
+      // local one the services the shipped templates grant, so vended credentials work there.
+      const identity = localAws.control.bootstrapKeyvendIdentity({
+        delegate: [
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: ['s3:*', 'dynamodb:*'], Resource: '*' }],
+          },
+        ],
+      });
       stsOverrides = {
         endpoint: localAws.url,
         credentials: {
@@ -122,9 +135,31 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     const sts = createStsClient(config.aws, stsOverrides);
     cleanups.push(async () => sts.destroy());
 
+    const profiles = Object.entries(config.profiles);
+    const oidcKeyRing = profiles.some(([, p]) => p.issuer.type === 'web-identity')
+      ? await KeyRing.open(store, { use: 'oidc', alg: 'RS256', clock })
+      : undefined;
+    if (oidcKeyRing) {
+      const stopOidcReload = oidcKeyRing.startPeriodicReload(KEY_RELOAD_INTERVAL_MS);
+      cleanups.push(async () => stopOidcReload());
+    }
     const issuers = new Map<string, Issuer>();
-    for (const [name, profile] of Object.entries(config.profiles)) {
-      issuers.set(name, createIssuer(profile.issuer, { sts, config, logger }));
+    for (const [name, profile] of profiles) {
+      issuers.set(
+        name,
+        createIssuer(profile.issuer, {
+          sts,
+          config,
+          logger,
+          profileName: name,
+          clock,
+          resilience: {
+            failureThreshold: config.aws.circuitBreaker.failureThreshold,
+            openMs: config.aws.circuitBreaker.openSeconds * 1000,
+          },
+          ...(oidcKeyRing ? { oidc: { keyRing: oidcKeyRing, issuerUrl: options.issuerUrl } } : {}),
+        }),
+      );
     }
     const cache = new CredentialCache({ ...config.credentialCache, clock });
 
@@ -158,6 +193,7 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
       cache,
       register,
       vend,
+      oidcKeyRing,
       localAws,
       close,
     };

@@ -9,7 +9,7 @@ import type { Config, ProfileConfig } from '../config/schema.js';
 import { KeyvendError } from '../errors.js';
 import type { CredentialCache } from '../issuers/credential-cache.js';
 import { computeTtl, credentialCacheKey } from '../issuers/credential-cache.js';
-import type { IssueRequest, Issuer } from '../issuers/issuer.js';
+import type { IssueRequest, Issuer, WebIdentityGrant } from '../issuers/issuer.js';
 import { LruCache } from '../lru-cache.js';
 import { principalNameFor } from '../policy/principal-name.js';
 import { PolicyRenderError, renderPolicy } from '../policy/render.js';
@@ -42,10 +42,19 @@ export interface VendResult {
   profile: string;
 }
 
+export interface GrantResult extends WebIdentityGrant {
+  region: string;
+  deviceId: string;
+  profile: string;
+}
+
 export interface VendService {
   /** Checks the token alone (cached signature check + device status); used by rate limiting. */
   authenticate(authorization: string | undefined): Promise<AuthenticatedDevice>;
+  /** Credentials for the device. Refused for profiles whose issuer runs in client mode. */
   vend(input: VendInput, authenticated?: AuthenticatedDevice): Promise<VendResult>;
+  /** Client-mode web-identity profiles: the token the device trades with STS itself. */
+  grant(input: VendInput, authenticated?: AuthenticatedDevice): Promise<GrantResult>;
 }
 
 export interface AuthenticatedDevice {
@@ -92,7 +101,11 @@ export function createVendService(deps: VendDeps): VendService {
     return { token, claims, device, profile };
   }
 
-  async function vend(input: VendInput, known?: AuthenticatedDevice): Promise<VendResult> {
+  /** Everything both delivery modes share: proof of possession, TTL, principal, policy. */
+  async function prepare(
+    input: VendInput,
+    known: AuthenticatedDevice | undefined,
+  ): Promise<{ request: IssueRequest; issuer: Issuer; accountId: string; now: Date }> {
     const { token, claims, device, profile } = known ?? (await authenticate(input.authorization));
     const now = clock();
     if (claims.jkt !== undefined) {
@@ -143,9 +156,18 @@ export function createVendService(deps: VendDeps): VendService {
       policy,
       templateName: template.name,
       policyArns: [...profile.managedPolicyArns],
-      durationSeconds: computeTtl(input.ttlSeconds, profile),
+      durationSeconds: computeTtl(input.ttlSeconds, profile, issuer.maxDurationSeconds),
       tags: [],
     };
+    return { request, issuer, accountId, now };
+  }
+
+  async function vend(input: VendInput, known?: AuthenticatedDevice): Promise<VendResult> {
+    const { request, issuer, accountId, now } = await prepare(input, known);
+    if (issuer.mode === 'client') {
+      throw new KeyvendError('KEYVEND_CREDENTIALS_NOT_ISSUED');
+    }
+    const { device } = request;
     const credentials = await deps.cache.get(credentialCacheKey(request), () =>
       issuer.issue(request),
     );
@@ -163,6 +185,19 @@ export function createVendService(deps: VendDeps): VendService {
     };
   }
 
+  async function grant(input: VendInput, known?: AuthenticatedDevice): Promise<GrantResult> {
+    const { request, issuer, now } = await prepare(input, known);
+    if (issuer.mode !== 'client' || issuer.grant === undefined) {
+      throw new KeyvendError('KEYVEND_INTERNAL', undefined, {
+        cause: new Error(`profile ${request.profileName} does not grant web-identity tokens`),
+      });
+    }
+    // A grant is a fresh, short-lived ID token; it is not cached.
+    const result = await issuer.grant(request);
+    touch(request.device.id, now);
+    return { ...result, region, deviceId: request.device.id, profile: request.profileName };
+  }
+
   function touch(deviceId: string, now: Date): void {
     const last = lastTouched.get(deviceId);
     if (last !== undefined && now.getTime() - last < TOUCH_INTERVAL_MS) return;
@@ -171,7 +206,7 @@ export function createVendService(deps: VendDeps): VendService {
     deps.store.touchDevice(deviceId, now).catch(() => lastTouched.delete(deviceId));
   }
 
-  return { authenticate, vend };
+  return { authenticate, vend, grant };
 }
 
 /** Accepts `Bearer <t>`, `DPoP <t>` (RFC 9449's scheme for bound tokens) or a bare token. */

@@ -126,6 +126,7 @@ describe('translateAwsError on connection failures (real STS client, loopback so
 
   const aws: AwsConfig = {
     region: 'us-east-1',
+    circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
     maxAttempts: 1,
     timeoutMs: 300,
     local: { enabled: false, host: '127.0.0.1', port: 0, accountId: '000000000000' },

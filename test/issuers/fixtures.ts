@@ -16,6 +16,7 @@ export function awsConfig(over: Partial<AwsConfig> = {}): AwsConfig {
     maxAttempts: 3,
     timeoutMs: 2000,
     local: { enabled: true, host: '127.0.0.1', port: 0, accountId: '000000000000' },
+    circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
     ...over,
   };
 }
