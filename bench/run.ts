@@ -1,25 +1,38 @@
 /**
  * `npm run bench`: keyvend's performance figures, each against a baseline measured in the
- * same run on the same machine. Bounded in time (BENCH_DURATION seconds per scenario,
- * default 10). Results go to `bench/results.json`.
+ * same run on the same machine. Bounded: every load runs for BENCH_DURATION seconds
+ * (default 8) or a fixed request count. Results go to `bench/results.json`.
+ *
+ * The load generator runs here; every server under test runs in its own process. Throughput
+ * ratios alternate baseline and subject (B S B S) and compare their means, so background load
+ * on the machine hits both alike.
  *
  * Scenarios:
- * - baseline: a bare Fastify route returning constant JSON;
- * - vend-warm: `POST /v1/credentials` for one device whose credentials are cached;
- * - register-none: `POST /v1/devices` on a profile whose only validator is `none`;
- * - single-flight: 100 simultaneous vend requests for one new device → STS calls.
+ * - baseline — a bare Fastify route returning constant JSON;
+ * - vendWarm — `POST /v1/credentials` for one device whose credentials are cached;
+ * - vendDpop — the same for a key-bound device, a fresh DPoP proof on every request;
+ * - registerNone / registerPow — registrations per second with validator `none` vs
+ *   `proof-of-work` (challenge round trip + solve + answer), by the same client loop;
+ * - singleFlight — 100 simultaneous vends for one new device → STS calls;
+ * - spread — 1,000 vends over 100 devices → STS calls;
+ * - stsOverhead — p99 of a cold vend (cache off, every vend calls STS) vs p99 of calling
+ *   the same local STS directly with the AWS SDK: the latency keyvend adds.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { GetFederationTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import autocannon from 'autocannon';
+import { createDpopProof, exportPublicJwk, generateDeviceKey } from '../src/client/dpop.js';
+import { solveProofOfWork } from '../src/client/proof-of-work.js';
 import { READY } from './serve.js';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROOT = new URL('..', import.meta.url).pathname;
+const log = (s: string) => process.stderr.write(`${s}\n`);
 
 interface Figures {
   requestsPerSecond: number;
@@ -33,16 +46,19 @@ interface Figures {
 interface Server {
   url: string;
   localAws?: string;
-  child: ChildProcess;
   stop(): Promise<void>;
 }
 
 async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/serve.ts'), kind], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_CONFIG: JSON.stringify(config ?? {}) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/serve.ts'), kind],
+    {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config ?? {}) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
@@ -53,7 +69,6 @@ async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Prom
   const info = JSON.parse(ready) as { url: string; localAws?: string };
   return {
     ...info,
-    child,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -62,8 +77,7 @@ async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Prom
   };
 }
 
-async function load(options: autocannon.Options): Promise<Figures> {
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options });
+function figures(result: autocannon.Result): Figures {
   return {
     requestsPerSecond: Math.round(result.requests.average),
     latencyP50Ms: result.latency.p50,
@@ -74,15 +88,90 @@ async function load(options: autocannon.Options): Promise<Figures> {
   };
 }
 
-function keyvendConfig(dir: string, profiles: Record<string, unknown>): Record<string, unknown> {
+async function load(options: autocannon.Options): Promise<Figures> {
+  return figures(await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options }));
+}
+
+/** Alternates baseline and subject twice; the ratio compares their mean throughputs. */
+async function versusBaseline(
+  baseline: () => Promise<Figures>,
+  subject: () => Promise<Figures>,
+): Promise<{ baseline: Figures[]; subject: Figures[]; ratio: number }> {
+  const b: Figures[] = [];
+  const s: Figures[] = [];
+  for (let round = 0; round < 2; round++) {
+    b.push(await baseline());
+    s.push(await subject());
+  }
+  const mean = (xs: Figures[]) => xs.reduce((sum, x) => sum + x.requestsPerSecond, 0) / xs.length;
+  return { baseline: b, subject: s, ratio: round3(mean(s) / mean(b)) };
+}
+
+/** A closed-loop client: `workers` loops running `step` until the time is up. */
+async function loop(
+  workers: number,
+  seconds: number,
+  step: () => Promise<void>,
+): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; completed: number; failed: number }> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          await step();
+          latencies.push(performance.now() - t);
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
   return {
-    server: { host: '127.0.0.1', port: 0, logLevel: 'warn' },
-    store: { type: 'sqlite', path: join(dir, 'bench.db') },
-    aws: { region: 'us-east-1', local: { enabled: true, accountId: '123456789012' } },
-    policiesDir: join(ROOT, 'policies'),
-    profiles,
+    perSecond: Math.round(latencies.length / elapsed),
+    p50Ms: round3(percentile(latencies, 0.5)),
+    p99Ms: round3(percentile(latencies, 0.99)),
+    completed: latencies.length,
+    failed,
   };
 }
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function admin(localAws: string, method: string, args: Record<string, unknown> = {}) {
+  const res = await fetch(`${localAws}/_admin/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(args),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: unknown };
+  if (!res.ok) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
+const stsCalls = async (localAws: string) =>
+  Number(await admin(localAws, 'stsCallCount', { action: 'GetFederationToken' }));
 
 const unlimited = {
   register: { max: 100_000_000, windowSeconds: 60 },
@@ -95,20 +184,44 @@ const demo = {
   params: { bucket: 'bench-bucket' },
   rateLimits: unlimited,
 };
+const profiles = {
+  demo,
+  bound: { ...demo, requireKeyBinding: true },
+  pow: { ...demo, validators: [{ type: 'proof-of-work', difficulty: 8 }] },
+};
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+function keyvendConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyvend-bench-'));
+  return {
+    server: { host: '127.0.0.1', port: 0, logLevel: 'warn' },
+    store: { type: 'sqlite', path: join(dir, 'bench.db') },
+    aws: { region: 'us-east-1', local: { enabled: true, accountId: '123456789012' } },
+    policiesDir: join(ROOT, 'policies'),
+    profiles,
+    ...extra,
+  };
 }
 
-async function stsCalls(localAws: string): Promise<number> {
-  const res = await fetch(`${localAws}/_admin/stsCallCount?action=GetFederationToken`);
-  const body = (await res.json()) as { result: number };
-  return body.result;
+async function register(kv: Server, profile: string, extra: Record<string, unknown> = {}) {
+  const res = await post(`${kv.url}/v1/devices`, { profile, ...extra });
+  if (res.status !== 201) throw new Error(`registration failed: ${JSON.stringify(res.body)}`);
+  return String(res.body.token);
+}
+
+async function registerWithPow(kv: Server): Promise<void> {
+  const first = await post(`${kv.url}/v1/devices`, { profile: 'pow' });
+  const challenges = (first.body.error as { challenges?: Record<string, unknown>[] }).challenges;
+  const challenge = challenges?.[0];
+  if (first.status !== 401 || challenge === undefined) throw new Error('no challenge');
+  const answer = await solveProofOfWork({
+    challenge: String(challenge.challenge),
+    difficulty: Number(challenge.difficulty),
+  });
+  const second = await post(`${kv.url}/v1/devices`, {
+    profile: 'pow',
+    answers: { [String(challenge.id)]: answer },
+  });
+  if (second.status !== 201) throw new Error(`pow registration failed: ${second.status}`);
 }
 
 async function main(): Promise<void> {
@@ -118,75 +231,152 @@ async function main(): Promise<void> {
     durationSeconds: DURATION,
     connections: CONNECTIONS,
   };
-  const log = (s: string) => process.stderr.write(`${s}\n`);
-
-  log('baseline: bare Fastify, constant JSON');
   const baseline = await startServer('baseline');
-  const base = await load({ url: `${baseline.url}/` });
-  await baseline.stop();
-  results.baseline = base;
-
-  const dir = mkdtempSync(join(tmpdir(), 'keyvend-bench-'));
-  const kv = await startServer('keyvend', keyvendConfig(dir, { demo }));
+  const kv = await startServer('keyvend', keyvendConfig());
   try {
-    const reg = await post(`${kv.url}/v1/devices`, { profile: 'demo' });
-    const token = String(reg.body.token);
+    const bare = () => load({ url: `${baseline.url}/` });
+
+    log('vendWarm: POST /v1/credentials, cached credentials, vs baseline');
+    const token = await register(kv, 'demo');
     const warm = await post(`${kv.url}/v1/credentials`, {}, { authorization: `Bearer ${token}` });
     if (warm.status !== 200) throw new Error(`warm-up vend failed: ${JSON.stringify(warm.body)}`);
+    const vendUrl = `${kv.url}/v1/credentials`;
+    const vend = await versusBaseline(bare, () =>
+      load({ url: vendUrl, method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+    );
+    results.baseline = vend.baseline;
+    results.vendWarm = { runs: vend.subject, ratioToBaseline: vend.ratio };
 
-    log('vend-warm: POST /v1/credentials, cached credentials');
-    const vend = await load({
-      url: `${kv.url}/v1/credentials`,
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
+    log('vendDpop: key-bound device, a fresh DPoP proof per request');
+    const keyPair = await generateDeviceKey();
+    const boundToken = await register(kv, 'bound', {
+      publicKey: await exportPublicJwk(keyPair.publicKey),
     });
-    results.vendWarm = {
-      ...vend,
-      ratioToBaseline: round(vend.requestsPerSecond / base.requestsPerSecond),
-    };
-
-    log('register-none: POST /v1/devices, validator none');
-    const register = await load({
-      url: `${kv.url}/v1/devices`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ profile: 'demo' }),
-    });
-    results.registerNone = {
-      ...register,
-      ratioToBaseline: round(register.requestsPerSecond / base.requestsPerSecond),
-    };
-
-    log('single-flight: 100 simultaneous vends for one new device');
-    const fresh = await post(`${kv.url}/v1/devices`, { profile: 'demo' });
-    const before = kv.localAws ? await stsCalls(kv.localAws) : Number.NaN;
-    const answers = await Promise.all(
-      Array.from({ length: 100 }, () =>
-        post(
-          `${kv.url}/v1/credentials`,
-          {},
-          { authorization: `Bearer ${String(fresh.body.token)}` },
-        ),
+    const proofCount = Number(process.env.BENCH_DPOP_REQUESTS ?? 6000);
+    const proofs = await Promise.all(
+      Array.from({ length: proofCount }, () =>
+        createDpopProof({ keyPair, method: 'POST', url: vendUrl, accessToken: boundToken }),
       ),
     );
-    const after = kv.localAws ? await stsCalls(kv.localAws) : Number.NaN;
+    let next = 0;
+    const dpop = figures(
+      await autocannon({
+        url: vendUrl,
+        connections: CONNECTIONS,
+        amount: proofCount,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (request) => {
+              const proof = proofs[next++ % proofs.length] as string;
+              return {
+                ...request,
+                headers: { ...request.headers, authorization: `DPoP ${boundToken}`, dpop: proof },
+              };
+            },
+          },
+        ],
+      }),
+    );
+    const warmMean =
+      vend.subject.reduce((sum, f) => sum + f.requestsPerSecond, 0) / vend.subject.length;
+    results.vendDpop = { ...dpop, ratioToVendWarm: round3(dpop.requestsPerSecond / warmMean) };
+
+    log('registerNone vs registerPow: registrations per second, same client loop');
+    const workers = 8;
+    const none = await loop(workers, DURATION, async () => {
+      await register(kv, 'demo');
+    });
+    const pow = await loop(workers, DURATION, () => registerWithPow(kv));
+    results.registerNone = none;
+    results.registerPow = {
+      ...pow,
+      difficulty: 8,
+      ratioToNone: round3(pow.perSecond / none.perSecond),
+    };
+
+    log('singleFlight: 100 simultaneous vends for one new device');
+    const localAws = kv.localAws!;
+    const fresh = await register(kv, 'demo');
+    let before = await stsCalls(localAws);
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () => post(vendUrl, {}, { authorization: `Bearer ${fresh}` })),
+    );
     results.singleFlight = {
       requests: 100,
       ok: answers.filter((a) => a.status === 200).length,
-      stsCalls: after - before,
+      stsCalls: (await stsCalls(localAws)) - before,
+    };
+
+    log('spread: 1,000 vends over 100 devices');
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => register(kv, 'demo')));
+    before = await stsCalls(localAws);
+    let ok = 0;
+    let index = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (index < 1000) {
+          const t = tokens[index++ % tokens.length] as string;
+          if ((await post(vendUrl, {}, { authorization: `Bearer ${t}` })).status === 200) ok++;
+        }
+      }),
+    );
+    results.spread = {
+      requests: 1000,
+      devices: 100,
+      ok,
+      stsCalls: (await stsCalls(localAws)) - before,
     };
   } finally {
     await kv.stop();
+    await baseline.stop();
+  }
+
+  log('stsOverhead: p99 of a cold vend vs p99 of the STS call itself');
+  const cold = await startServer('keyvend', keyvendConfig({ credentialCache: { maxEntries: 0 } }));
+  try {
+    const identity = (await admin(cold.localAws!, 'createUser', {
+      name: 'bench-direct',
+      policies: [
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'sts:GetFederationToken', Resource: '*' }],
+        },
+      ],
+    })) as { userName?: string };
+    const key = (await admin(cold.localAws!, 'createAccessKey', {
+      userName: identity.userName ?? 'bench-direct',
+    })) as { accessKeyId: string; secretAccessKey: string };
+    const sts = new STSClient({ region: 'us-east-1', endpoint: cold.localAws!, credentials: key });
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }],
+    });
+    const direct = await loop(8, DURATION, async () => {
+      await sts.send(new GetFederationTokenCommand({ Name: 'bench', Policy: policy }));
+    });
+    const coldTokens = await Promise.all(Array.from({ length: 20 }, () => register(cold, 'demo')));
+    let i = 0;
+    const viaKeyvend = await loop(8, DURATION, async () => {
+      const t = coldTokens[i++ % coldTokens.length] as string;
+      const res = await post(`${cold.url}/v1/credentials`, {}, { authorization: `Bearer ${t}` });
+      if (res.status !== 200) throw new Error(String(res.status));
+    });
+    results.stsOverhead = {
+      directSts: direct,
+      coldVend: viaKeyvend,
+      addedP50Ms: round3(viaKeyvend.p50Ms - direct.p50Ms),
+      addedP99Ms: round3(viaKeyvend.p99Ms - direct.p99Ms),
+    };
+    sts.destroy();
+  } finally {
+    await cold.stop();
   }
 
   const out = join(ROOT, 'bench/results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   log(JSON.stringify(results, null, 2));
   log(`wrote ${out}`);
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
 
 main().catch((err: unknown) => {

@@ -76,6 +76,14 @@ export interface VendDeps {
   clock?: () => Date;
 }
 
+/** What a vend for one device at one TTL always renders to. */
+interface IssuePlan {
+  profile: ProfileConfig;
+  principalName: string;
+  policy: string;
+  cacheKey: string;
+}
+
 /** How often (at most) a device's `lastSeenAt` is written, so vending stays a read. */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -83,6 +91,47 @@ export function createVendService(deps: VendDeps): VendService {
   const clock = deps.clock ?? (() => new Date());
   const region = deps.config.aws.region ?? 'us-east-1';
   const lastTouched = new LruCache<string, number>(deps.config.credentialCache.maxEntries || 1000);
+  const plans = new LruCache<string, IssuePlan>(deps.config.credentialCache.maxEntries || 1000);
+
+  function makePlan(
+    device: DeviceRecord,
+    profile: ProfileConfig,
+    template: PolicyTemplate,
+    durationSeconds: number,
+    accountId: string,
+  ): IssuePlan {
+    // A device linked to a user acts as that user, so per-user data follows the person.
+    const principalName = principalNameFor(profile.issuer.type, device.userId ?? device.id);
+    let policy: string;
+    try {
+      policy = renderPolicy(template, {
+        principal: principalName,
+        device: device.id,
+        profile: device.profile,
+        account: accountId,
+        region,
+        user: device.userId,
+        params: profile.params,
+      });
+    } catch (err) {
+      if (err instanceof PolicyRenderError) {
+        throw new KeyvendError('KEYVEND_INTERNAL', undefined, { cause: err });
+      }
+      throw err;
+    }
+    const cacheKey = credentialCacheKey({
+      profileName: device.profile,
+      profile,
+      device,
+      principalName,
+      policy,
+      templateName: template.name,
+      policyArns: [...profile.managedPolicyArns],
+      durationSeconds,
+      tags: [],
+    });
+    return { profile, principalName, policy, cacheKey };
+  }
 
   async function authenticate(authorization: string | undefined): Promise<AuthenticatedDevice> {
     const token = bearerToken(authorization);
@@ -105,7 +154,13 @@ export function createVendService(deps: VendDeps): VendService {
   async function prepare(
     input: VendInput,
     known: AuthenticatedDevice | undefined,
-  ): Promise<{ request: IssueRequest; issuer: Issuer; accountId: string; now: Date }> {
+  ): Promise<{
+    request: IssueRequest;
+    cacheKey: string;
+    issuer: Issuer;
+    accountId: string;
+    now: Date;
+  }> {
     const { token, claims, device, profile } = known ?? (await authenticate(input.authorization));
     const now = clock();
     if (claims.jkt !== undefined) {
@@ -128,49 +183,37 @@ export function createVendService(deps: VendDeps): VendService {
         cause: new Error(`profile ${device.profile} has no issuer or template`),
       });
     }
-    // A device linked to a user acts as that user, so per-user data follows the person.
-    const principalName = principalNameFor(profile.issuer.type, device.userId ?? device.id);
+    const durationSeconds = computeTtl(input.ttlSeconds, profile, issuer.maxDurationSeconds);
     const accountId = await deps.accountId();
-    let policy: string;
-    try {
-      policy = renderPolicy(template, {
-        principal: principalName,
-        device: device.id,
-        profile: device.profile,
-        account: accountId,
-        region,
-        user: device.userId,
-        params: profile.params,
-      });
-    } catch (err) {
-      if (err instanceof PolicyRenderError) {
-        throw new KeyvendError('KEYVEND_INTERNAL', undefined, { cause: err });
-      }
-      throw err;
+    // The rendered policy and the cache key depend only on the device, its user and the TTL:
+    // compute them once per device rather than on every vend.
+    const planKey = `${device.id}\0${device.userId ?? ''}\0${durationSeconds}`;
+    let plan = plans.get(planKey);
+    if (plan === undefined || plan.profile !== profile) {
+      plan = makePlan(device, profile, template, durationSeconds, accountId);
+      plans.set(planKey, plan);
     }
     const request: IssueRequest = {
       profileName: device.profile,
       profile,
       device,
-      principalName,
-      policy,
+      principalName: plan.principalName,
+      policy: plan.policy,
       templateName: template.name,
       policyArns: [...profile.managedPolicyArns],
-      durationSeconds: computeTtl(input.ttlSeconds, profile, issuer.maxDurationSeconds),
+      durationSeconds,
       tags: [],
     };
-    return { request, issuer, accountId, now };
+    return { request, cacheKey: plan.cacheKey, issuer, accountId, now };
   }
 
   async function vend(input: VendInput, known?: AuthenticatedDevice): Promise<VendResult> {
-    const { request, issuer, accountId, now } = await prepare(input, known);
+    const { request, cacheKey, issuer, accountId, now } = await prepare(input, known);
     if (issuer.mode === 'client') {
       throw new KeyvendError('KEYVEND_CREDENTIALS_NOT_ISSUED');
     }
     const { device } = request;
-    const credentials = await deps.cache.get(credentialCacheKey(request), () =>
-      issuer.issue(request),
-    );
+    const credentials = await deps.cache.get(cacheKey, () => issuer.issue(request));
     touch(device.id, now);
     return {
       accessKeyId: credentials.accessKeyId,
