@@ -102,6 +102,19 @@ describe('config loader', () => {
     ]);
   });
 
+  it('stops at a bad validator setting, naming the key', () => {
+    const raw = structuredClone(minimal) as Record<string, unknown>;
+    const demo = (raw.profiles as Record<string, Record<string, unknown>>).demo!;
+    demo.validators = [{ type: 'proof-of-work', difficulty: 99 }];
+    expect(problemsOf(raw, { AWS_REGION: 'us-east-1' })).toEqual([
+      'profiles.demo.validators[0].difficulty: must be <= 32',
+    ]);
+    demo.validators = [{ type: 'none' }, { type: 'network', allow: ['10.0.0.0/33'] }];
+    const problems = problemsOf(raw, { AWS_REGION: 'us-east-1' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^profiles\.demo\.validators\[1\]\.allow/);
+  });
+
   it('reports a missing or unparsable file with its path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kv-config-'));
     expect(() => loadConfig({ file: join(dir, 'absent.json'), env: {} })).toThrow(
