@@ -44,7 +44,7 @@ describe('validator config', () => {
     const config = configWith(EVERY_VALIDATOR);
     const [captcha, pow, oidc, network, appSecret] = config.profiles.mobile!.validators;
     expect(captcha).toMatchObject({ timeoutMs: 5000 });
-    expect(pow).toMatchObject({ difficulty: 18, ttlSeconds: 300 });
+    expect(pow).toMatchObject({ difficulty: 16, ttlSeconds: 300 });
     expect(oidc).toMatchObject({
       algorithms: ['RS256', 'ES256'],
       requireNonce: false,
