@@ -9,6 +9,7 @@
  *
  * Scenarios:
  * - baseline — a bare Fastify route returning constant JSON;
+ * - baselineCredentialSized — the same, with a constant answer as large as a vend answer;
  * - vendWarm — `POST /v1/credentials` for one device whose credentials are cached;
  * - vendDpop — the same for a key-bound device, a fresh DPoP proof on every request;
  * - registerNone / registerPow — registrations per second with validator `none` vs
@@ -244,8 +245,16 @@ async function main(): Promise<void> {
     const vend = await versusBaseline(bare, () =>
       load({ url: vendUrl, method: 'POST', headers: { authorization: `Bearer ${token}` } }),
     );
+    const sized = await versusBaseline(bare, () =>
+      load({ url: `${baseline.url}/sized`, method: 'POST' }),
+    );
     results.baseline = vend.baseline;
     results.vendWarm = { runs: vend.subject, ratioToBaseline: vend.ratio };
+    results.baselineCredentialSized = {
+      runs: sized.subject,
+      ratioToBaseline: sized.ratio,
+      note: 'bare Fastify, constant JSON the size of a vend answer: the part of the gap that is payload alone',
+    };
 
     log('vendDpop: key-bound device, a fresh DPoP proof per request');
     const keyPair = await generateDeviceKey();

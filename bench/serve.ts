@@ -15,6 +15,18 @@ async function main(kind: string): Promise<void> {
   if (kind === 'baseline') {
     const app = Fastify({ logger: false });
     app.get('/', async () => ({ hello: 'world' }));
+    // The same constant JSON at the size of a vend answer (credentials are ~1.2 KB), to show
+    // how much of the gap to the baseline is the answer's size alone.
+    const sized = {
+      AccessKeyId: `ASIA${'X'.repeat(16)}`,
+      SecretAccessKey: 'y'.repeat(40),
+      SessionToken: 'z'.repeat(900),
+      Expiration: new Date().toISOString(),
+      Region: 'us-east-1',
+      DeviceId: `d-${'a'.repeat(24)}`,
+      Profile: 'demo',
+    };
+    app.post('/sized', async () => sized);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
