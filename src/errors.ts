@@ -18,7 +18,6 @@ export const ERRORS = {
     message: 'The request body must be application/json.',
   },
   KEYVEND_NOT_FOUND: { status: 404, message: 'No such route.' },
-  KEYVEND_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route.' },
   KEYVEND_UNKNOWN_PROFILE: { status: 400, message: 'No such profile.' },
   KEYVEND_RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
 
@@ -161,16 +160,6 @@ export const ERRORS = {
   KEYVEND_WEB_IDENTITY_REJECTED: {
     status: 502,
     message: "AWS refused keyvend's own ID token; check the role's trust policy and OIDC provider.",
-  },
-
-  // Administration
-  KEYVEND_ADMIN_UNAUTHORIZED: {
-    status: 401,
-    message: 'The admin API needs a valid admin token.',
-  },
-  KEYVEND_ADMIN_DISABLED: {
-    status: 404,
-    message: 'The admin API is not enabled on this keyvend.',
   },
 
   // Operations

@@ -47,7 +47,7 @@ function usage(): string {
     'usage:',
     ...lines,
     '',
-    'Every command takes --config FILE (default ./keyvend.json or $KEYVEND_CONFIG).',
+    'Commands that read the config take --config FILE (default ./keyvend.json or $KEYVEND_CONFIG).',
   ].join('\n');
 }
 

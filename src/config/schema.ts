@@ -120,6 +120,19 @@ export const CredentialCacheSchema = Type.Object(
       description:
         'Cached credentials are handed out only while at least this much lifetime remains.',
     }),
+    refreshShare: Type.Number({
+      minimum: 0,
+      maximum: 0.9,
+      default: 0.25,
+      description:
+        'Mint anew once less than this share of the lifetime remains; until then the cached set is served.',
+    }),
+    outageFloorSeconds: Seconds({
+      minimum: 0,
+      default: 60,
+      description:
+        'While STS fails, cached credentials inside the refresh window are still served until this much lifetime remains.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -5,8 +5,9 @@
  * credential cache → the register and vend services. `close()` releases it all in reverse.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../config/schema.js';
+import type { Config, ProfileConfig } from '../config/schema.js';
 import { createStsClient } from '../issuers/aws-clients.js';
+import { translateAwsError } from '../issuers/aws-errors.js';
 import { CredentialCache } from '../issuers/credential-cache.js';
 import type { Issuer } from '../issuers/issuer.js';
 import { createIssuer } from '../issuers/registry.js';
@@ -163,13 +164,26 @@ export async function buildServices(config: Config, options: BuildOptions): Prom
     }
     const cache = new CredentialCache({ ...config.credentialCache, clock });
 
-    const accountId = memoize(async () => {
+    // Role-based issuers live in the role's account (no AWS call, and web-identity needs no
+    // AWS credentials at all); federation tokens in the account of keyvend's own identity.
+    const callerAccount = memoize(async () => {
       if (localAws) return localAws.accountId;
       const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
-      const identity = await sts.send(new GetCallerIdentityCommand({}));
-      if (identity.Account === undefined) throw new Error('GetCallerIdentity returned no Account');
-      return identity.Account;
+      try {
+        const identity = await sts.send(new GetCallerIdentityCommand({}));
+        if (identity.Account === undefined)
+          throw new Error('GetCallerIdentity returned no Account');
+        return identity.Account;
+      } catch (err) {
+        throw translateAwsError(err, { operation: 'sts:GetCallerIdentity' });
+      }
     });
+    const accountId = async (profile: ProfileConfig): Promise<string> => {
+      const roleArn = 'roleArn' in profile.issuer ? profile.issuer.roleArn : undefined;
+      const fromArn =
+        roleArn === undefined ? undefined : /^arn:aws[\w-]*:iam::(\d{12}):/.exec(roleArn)?.[1];
+      return fromArn ?? callerAccount();
+    };
 
     const register = createRegisterService({ config, store, tokens, validators, clock });
     const vend = createVendService({

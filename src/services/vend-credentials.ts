@@ -71,8 +71,8 @@ export interface VendDeps {
   templates: ReadonlyMap<string, PolicyTemplate>;
   issuers: ReadonlyMap<string, Issuer>;
   cache: CredentialCache;
-  /** Resolves keyvend's own AWS account id (once). */
-  accountId: () => Promise<string>;
+  /** The AWS account a profile's credentials live in (`${keyvend:account}`). */
+  accountId: (profile: ProfileConfig) => Promise<string>;
   clock?: () => Date;
 }
 
@@ -184,7 +184,7 @@ export function createVendService(deps: VendDeps): VendService {
       });
     }
     const durationSeconds = computeTtl(input.ttlSeconds, profile, issuer.maxDurationSeconds);
-    const accountId = await deps.accountId();
+    const accountId = await deps.accountId(profile);
     // The rendered policy and the cache key depend only on the device, its user and the TTL:
     // compute them once per device rather than on every vend.
     const planKey = `${device.id}\0${device.userId ?? ''}\0${durationSeconds}`;
