@@ -50,13 +50,17 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Promise<Server> {
+async function startServer(
+  kind: 'baseline' | 'keyvend' | 'local-aws',
+  config?: unknown,
+  env: Record<string, string> = {},
+): Promise<Server> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'bench/serve.ts'), kind],
     {
       cwd: ROOT,
-      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config ?? {}) },
+      env: { ...process.env, ...env, BENCH_CONFIG: JSON.stringify(config ?? {}) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -68,6 +72,7 @@ async function startServer(kind: 'baseline' | 'keyvend', config?: unknown): Prom
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
   const info = JSON.parse(ready) as { url: string; localAws?: string };
+  // The rest of the ready line (local-aws: its keys) is passed through to the caller.
   return {
     ...info,
     stop: () =>
@@ -342,28 +347,38 @@ async function main(): Promise<void> {
   }
 
   log('stsOverhead: p99 of a cold vend vs p99 of the STS call itself');
-  const cold = await startServer('keyvend', keyvendConfig({ credentialCache: { maxEntries: 0 } }));
+  // STS in its own process, reached the way real AWS is: AWS_ENDPOINT_URL_STS and keys.
+  const sts = (await startServer('local-aws')) as Server & {
+    identity: { accessKeyId: string; secretAccessKey: string };
+    directKey: { accessKeyId: string; secretAccessKey: string };
+  };
+  const cold = await startServer(
+    'keyvend',
+    keyvendConfig({
+      aws: { region: 'us-east-1' },
+      credentialCache: { maxEntries: 0 },
+    }),
+    {
+      AWS_ENDPOINT_URL_STS: sts.url,
+      AWS_ACCESS_KEY_ID: sts.identity.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: sts.identity.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+    },
+  );
   try {
-    const identity = (await admin(cold.localAws!, 'createUser', {
-      name: 'bench-direct',
-      policies: [
-        {
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: 'sts:GetFederationToken', Resource: '*' }],
-        },
-      ],
-    })) as { userName?: string };
-    const key = (await admin(cold.localAws!, 'createAccessKey', {
-      userName: identity.userName ?? 'bench-direct',
-    })) as { accessKeyId: string; secretAccessKey: string };
-    const sts = new STSClient({ region: 'us-east-1', endpoint: cold.localAws!, credentials: key });
+    const client = new STSClient({
+      region: 'us-east-1',
+      endpoint: sts.url,
+      credentials: sts.directKey,
+    });
     const policy = JSON.stringify({
       Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }],
     });
     const direct = await loop(8, DURATION, async () => {
-      await sts.send(new GetFederationTokenCommand({ Name: 'bench', Policy: policy }));
+      await client.send(new GetFederationTokenCommand({ Name: 'bench', Policy: policy }));
     });
+    client.destroy();
     const coldTokens = await Promise.all(Array.from({ length: 20 }, () => register(cold, 'demo')));
     let i = 0;
     const viaKeyvend = await loop(8, DURATION, async () => {
@@ -376,10 +391,11 @@ async function main(): Promise<void> {
       coldVend: viaKeyvend,
       addedP50Ms: round3(viaKeyvend.p50Ms - direct.p50Ms),
       addedP99Ms: round3(viaKeyvend.p99Ms - direct.p99Ms),
+      note: 'credential cache off: every vend calls STS (the local endpoint, in its own process)',
     };
-    sts.destroy();
   } finally {
     await cold.stop();
+    await sts.stop();
   }
 
   const out = join(ROOT, 'bench/results.json');

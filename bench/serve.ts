@@ -1,12 +1,14 @@
 /**
  * A server process for the benchmarks, so that the load generator and the server under test
  * do not share one event loop. `baseline` is a bare Fastify route returning constant JSON;
- * `keyvend` is the real app built from the config in BENCH_CONFIG (JSON). Prints one line
+ * `keyvend` is the real app built from the config in BENCH_CONFIG (JSON); `local-aws` is the
+ * local STS endpoint alone, standing in for AWS in its own process. Prints one line
  * `BENCH_READY { "url": ..., "localAws": ... }` when listening; exits on SIGTERM.
  */
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.js';
 import { buildConfig } from '../src/config/load.js';
+import { startLocalAws } from '../src/local-aws/index.js';
 
 /** Marks the line carrying the server's address among its log lines. */
 export const READY = 'BENCH_READY ';
@@ -32,6 +34,23 @@ async function main(kind: string): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : 0;
     process.stdout.write(`${READY}${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
     process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+    return;
+  }
+  if (kind === 'local-aws') {
+    // The local STS endpoint on its own, as a stand-in for AWS in a separate process.
+    const aws = await startLocalAws({ accountId: '123456789012', log: () => {} });
+    const identity = aws.control.bootstrapKeyvendIdentity();
+    const direct = aws.control.createUser('bench-direct', {
+      policies: [
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'sts:GetFederationToken', Resource: '*' }],
+        },
+      ],
+    });
+    const directKey = aws.control.createAccessKey(direct.userName);
+    process.stdout.write(`${READY}${JSON.stringify({ url: aws.url, identity, directKey })}\n`);
+    process.on('SIGTERM', () => aws.close().then(() => process.exit(0)));
     return;
   }
   const raw = JSON.parse(process.env.BENCH_CONFIG ?? '{}');
