@@ -3,12 +3,12 @@
  * `./keyvend.json`), build the app, listen, print how to try it, and close gracefully on
  * SIGINT/SIGTERM (in-flight requests finish; a second signal or a timeout forces exit).
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { isEntryPoint } from './entry-point.js';
 import { ConfigError } from './errors.js';
 
 const CLOSE_TIMEOUT_MS = 10_000;
@@ -86,18 +86,7 @@ export async function serve(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-const isEntry = (() => {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-    );
-  } catch {
-    return false;
-  }
-})();
-
-if (isEntry) {
+if (isEntryPoint(import.meta.url)) {
   serve(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`keyvend: failed to start: ${(err as Error).message}\n`);
     process.exit(1);

@@ -49,3 +49,24 @@ export function requiredOption(parsed: ParsedArgs, name: string): string {
   if (value === undefined) throw new UsageError(`--${name} is required`);
   return value;
 }
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * `90s`, `30m`, `12h`, `7d`, `2w` → seconds, within `[min, max]`. Throws `UsageError` naming
+ * the option.
+ */
+export function parseDuration(
+  text: string,
+  option: string,
+  bounds: { min: number; max: number; range: string },
+): number {
+  const match = /^(\d{1,9})([smhdw])$/.exec(text.trim());
+  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2]!]! : Number.NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < bounds.min || seconds > bounds.max) {
+    throw new UsageError(
+      `--${option} must be a duration such as 30m, 12h or 7d, ${bounds.range} (got ${JSON.stringify(text)})`,
+    );
+  }
+  return seconds;
+}

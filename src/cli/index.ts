@@ -3,8 +3,7 @@
  * The `keyvend` command. Each sub-command lives in its own file and is listed in the table
  * below; commands call the same services as the HTTP routes.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { isEntryPoint } from '../entry-point.js';
 import { ConfigError } from '../errors.js';
 import { type CliIo, type Command, UsageError } from './io.js';
 
@@ -82,18 +81,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const isEntry = (() => {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-    );
-  } catch {
-    return false;
-  }
-})();
-
-if (isEntry) {
+if (isEntryPoint(import.meta.url)) {
   const io: CliIo = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),

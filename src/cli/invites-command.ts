@@ -17,7 +17,7 @@ import {
   MAX_INVITE_USES,
 } from '../services/invites.js';
 import type { InviteRecord } from '../stores/store.js';
-import { parseArgs, requiredOption, stringOption } from './args.js';
+import { parseArgs, parseDuration, requiredOption, stringOption } from './args.js';
 import { type Command, UsageError } from './io.js';
 import { openConfiguredStore } from './open-store.js';
 
@@ -26,18 +26,13 @@ const USAGE =
   '       keyvend invites list [--profile P] [--json] [--config F]\n' +
   'durations: 90s, 30m, 12h, 7d, 2w (60 s to 10 years); without --expires a code never expires';
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-
-/** `30m`, `12h`, `7d` … → seconds. Throws `UsageError` naming the option. */
-export function parseDuration(text: string, option = 'expires'): number {
-  const match = /^(\d{1,9})([smhdw])$/.exec(text.trim());
-  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2]!]! : Number.NaN;
-  if (!Number.isSafeInteger(seconds) || seconds < 60 || seconds > MAX_INVITE_SECONDS) {
-    throw new UsageError(
-      `--${option} must be a duration such as 30m, 12h or 7d, from 60 s to 10 years (got ${JSON.stringify(text)})`,
-    );
-  }
-  return seconds;
+/** `--expires`: 60 s to 10 years. */
+export function parseExpires(text: string): number {
+  return parseDuration(text, 'expires', {
+    min: 60,
+    max: MAX_INVITE_SECONDS,
+    range: 'from 60 s to 10 years',
+  });
 }
 
 function parseCount(text: string | undefined, option: string, max: number, fallback?: number) {
@@ -83,7 +78,7 @@ export const run: Command = async (args, io) => {
     const uses = parseCount(stringOption(parsed, 'uses'), 'uses', MAX_INVITE_USES);
     const count = parseCount(stringOption(parsed, 'count'), 'count', MAX_INVITE_COUNT, 1);
     const expiresText = stringOption(parsed, 'expires');
-    const expiresInSeconds = expiresText === undefined ? undefined : parseDuration(expiresText);
+    const expiresInSeconds = expiresText === undefined ? undefined : parseExpires(expiresText);
     const config = loadConfig({ file: stringOption(parsed, 'config'), env: io.env, cwd: io.cwd });
     checkProfile(config, profile);
     if (!usesInvites(config.profiles[profile]!.validators)) {

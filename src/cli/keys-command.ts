@@ -7,7 +7,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import { KeyRing } from '../tokens/key-ring.js';
-import { parseArgs, requiredOption, stringOption } from './args.js';
+import { parseArgs, parseDuration, requiredOption, stringOption } from './args.js';
 import { type Command, UsageError } from './io.js';
 import { openConfiguredStore } from './open-store.js';
 
@@ -38,7 +38,11 @@ export const run: Command = async (args, io) => {
       const { kid } = await keyRing.rotate();
       io.stdout(`new signing key ${kid}; earlier keys keep verifying until pruned\n`);
     } else if (verb === 'prune') {
-      const seconds = parseDuration(requiredOption(parsed, 'older-than'));
+      const seconds = parseDuration(requiredOption(parsed, 'older-than'), 'older-than', {
+        min: 1,
+        max: 100 * 365 * 86_400,
+        range: 'up to 100 years',
+      });
       const before = new Date(Date.now() - seconds * 1000);
       const n = await store.deleteRetiredSigningKeys(ring.use, before);
       io.stdout(`deleted ${n} key(s) retired before ${before.toISOString()}\n`);
@@ -54,11 +58,3 @@ export const run: Command = async (args, io) => {
     await store.close();
   }
 };
-
-/** `90s`, `30m`, `12h`, `7d` → seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d{1,9})([smhd])$/.exec(text);
-  if (!m) throw new UsageError(`${JSON.stringify(text)} is not a duration like 30m, 12h or 7d`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}

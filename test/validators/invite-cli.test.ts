@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDuration, run } from '../../src/cli/invites-command.js';
+import { parseExpires, run } from '../../src/cli/invites-command.js';
 import { type CliIo, UsageError } from '../../src/cli/io.js';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
 import { InviteValidator } from '../../src/validators/invite.js';
@@ -124,10 +124,10 @@ describe('keyvend invites', () => {
     ['7d', 604_800],
     ['2w', 1_209_600],
   ])('reads the duration %s as %i seconds', (text, seconds) => {
-    expect(parseDuration(text)).toBe(seconds);
+    expect(parseExpires(text)).toBe(seconds);
   });
 
   it.each(['0d', '59s', '7', '1y', '-1d', '11000w'])('refuses the duration %s', (text) => {
-    expect(() => parseDuration(text)).toThrow(UsageError);
+    expect(() => parseExpires(text)).toThrow(UsageError);
   });
 });
