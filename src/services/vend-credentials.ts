@@ -97,9 +97,8 @@ export function createVendService(deps: VendDeps): VendService {
     device: DeviceRecord,
     profile: ProfileConfig,
     template: PolicyTemplate,
-    durationSeconds: number,
     accountId: string,
-  ): IssuePlan {
+  ): Omit<IssuePlan, 'cacheKey'> {
     // A device linked to a user acts as that user, so per-user data follows the person.
     const principalName = principalNameFor(profile.issuer.type, device.userId ?? device.id);
     let policy: string;
@@ -119,18 +118,7 @@ export function createVendService(deps: VendDeps): VendService {
       }
       throw err;
     }
-    const cacheKey = credentialCacheKey({
-      profileName: device.profile,
-      profile,
-      device,
-      principalName,
-      policy,
-      templateName: template.name,
-      policyArns: [...profile.managedPolicyArns],
-      durationSeconds,
-      tags: [],
-    });
-    return { profile, principalName, policy, cacheKey };
+    return { profile, principalName, policy };
   }
 
   async function authenticate(authorization: string | undefined): Promise<AuthenticatedDevice> {
@@ -188,11 +176,9 @@ export function createVendService(deps: VendDeps): VendService {
     // The rendered policy and the cache key depend only on the device, its user and the TTL:
     // compute them once per device rather than on every vend.
     const planKey = `${device.id}\0${device.userId ?? ''}\0${durationSeconds}`;
-    let plan = plans.get(planKey);
-    if (plan === undefined || plan.profile !== profile) {
-      plan = makePlan(device, profile, template, durationSeconds, accountId);
-      plans.set(planKey, plan);
-    }
+    const cached = plans.get(planKey);
+    const plan =
+      cached?.profile === profile ? cached : makePlan(device, profile, template, accountId);
     const request: IssueRequest = {
       profileName: device.profile,
       profile,
@@ -204,7 +190,9 @@ export function createVendService(deps: VendDeps): VendService {
       durationSeconds,
       tags: [],
     };
-    return { request, cacheKey: plan.cacheKey, issuer, accountId, now };
+    const cacheKey = 'cacheKey' in plan ? plan.cacheKey : credentialCacheKey(request);
+    if (plan !== cached) plans.set(planKey, { ...plan, cacheKey });
+    return { request, cacheKey, issuer, accountId, now };
   }
 
   async function vend(input: VendInput, known?: AuthenticatedDevice): Promise<VendResult> {
