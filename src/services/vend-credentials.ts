@@ -177,7 +177,7 @@ export function createVendService(deps: VendDeps): VendService {
     // compute them once per device rather than on every vend.
     const planKey = `${device.id}\0${device.userId ?? ''}\0${durationSeconds}`;
     const cached = plans.get(planKey);
-    const plan =
+    const plan: Omit<IssuePlan, 'cacheKey'> & { cacheKey?: string } =
       cached?.profile === profile ? cached : makePlan(device, profile, template, accountId);
     const request: IssueRequest = {
       profileName: device.profile,
@@ -190,7 +190,7 @@ export function createVendService(deps: VendDeps): VendService {
       durationSeconds,
       tags: [],
     };
-    const cacheKey = 'cacheKey' in plan ? plan.cacheKey : credentialCacheKey(request);
+    const cacheKey = plan.cacheKey ?? credentialCacheKey(request);
     if (plan !== cached) plans.set(planKey, { ...plan, cacheKey });
     return { request, cacheKey, issuer, accountId, now };
   }
