@@ -39,6 +39,8 @@ async function main(kind: string): Promise<void> {
   if (kind === 'local-aws') {
     // The local STS endpoint on its own, as a stand-in for AWS in a separate process.
     const aws = await startLocalAws({ accountId: '123456789012', log: () => {} });
+    // STS's own 600/s bucket would throttle the load itself and measure backoff, not keyvend.
+    aws.control.setRateLimit({ ratePerSecond: 1_000_000, burst: 1_000_000 });
     const identity = aws.control.bootstrapKeyvendIdentity();
     const direct = aws.control.createUser('bench-direct', {
       policies: [
