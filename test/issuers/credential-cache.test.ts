@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyvendError } from '../../src/errors.js';
 import { CredentialCache, credentialCacheKey } from '../../src/issuers/credential-cache.js';
 import type { IssuedCredentials, IssueRequest } from '../../src/issuers/issuer.js';
+import { device as makeDevice } from './fixtures.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -38,21 +39,7 @@ function request(over: Partial<IssueRequest> = {}, device: Partial<IssueRequest[
   return {
     profileName: 'mobile',
     profile: { issuer: { type: 'federation-token' } } as IssueRequest['profile'],
-    device: {
-      id: 'd-1',
-      profile: 'mobile',
-      status: 'active',
-      publicKey: null,
-      keyThumbprint: null,
-      externalId: null,
-      userId: null,
-      attributes: {},
-      createdAt: new Date(0),
-      lastSeenAt: null,
-      disabledAt: null,
-      version: 1,
-      ...device,
-    },
+    device: makeDevice('d-1', device),
     principalName: 'kv-d-1',
     policy: '{"Version":"2012-10-17"}',
     templateName: 't.json',
