@@ -19,7 +19,7 @@ import type { StsIssuerDeps } from './federation-token.js';
 import type { IssuedCredentials, IssueRequest, Issuer } from './issuer.js';
 import { Resilience } from './resilience.js';
 import { buildSessionTags, presentTransitiveKeys } from './session-tags.js';
-import { callSts, checkPrincipalName, toIssuedCredentials } from './sts-call.js';
+import { callSts, checkPrincipalName, fromAssumedRole } from './sts-call.js';
 
 const OPERATION = 'sts:AssumeRole';
 /** RoleSessionName's limit. */
@@ -64,14 +64,6 @@ export class AssumeRoleIssuer implements Issuer {
       operation: OPERATION,
       templateName: request.templateName,
     });
-    return toIssuedCredentials(
-      out.Credentials,
-      {
-        arn: out.AssumedRoleUser?.Arn,
-        id: out.AssumedRoleUser?.AssumedRoleId,
-        packedPolicySize: out.PackedPolicySize,
-      },
-      OPERATION,
-    );
+    return fromAssumedRole(out, OPERATION);
   }
 }

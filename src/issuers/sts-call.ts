@@ -90,3 +90,23 @@ export function checkPrincipalName(name: string, max: number): void {
     });
   }
 }
+
+/** The answer of AssumeRole and AssumeRoleWithWebIdentity, as far as keyvend reads it. */
+export interface AssumedRoleOutput {
+  Credentials?: Credentials | undefined;
+  AssumedRoleUser?: { Arn?: string | undefined; AssumedRoleId?: string | undefined } | undefined;
+  PackedPolicySize?: number | undefined;
+}
+
+/** `toIssuedCredentials` for the two role-assuming operations. */
+export function fromAssumedRole(out: AssumedRoleOutput, operation: string): IssuedCredentials {
+  return toIssuedCredentials(
+    out.Credentials,
+    {
+      arn: out.AssumedRoleUser?.Arn,
+      id: out.AssumedRoleUser?.AssumedRoleId,
+      packedPolicySize: out.PackedPolicySize,
+    },
+    operation,
+  );
+}

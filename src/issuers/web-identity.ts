@@ -23,7 +23,7 @@ import type { StsIssuerDeps } from './federation-token.js';
 import type { IssuedCredentials, IssueRequest, Issuer, WebIdentityGrant } from './issuer.js';
 import { Resilience } from './resilience.js';
 import { buildSessionTags, presentTransitiveKeys } from './session-tags.js';
-import { callSts, checkPrincipalName, toIssuedCredentials } from './sts-call.js';
+import { callSts, checkPrincipalName, fromAssumedRole } from './sts-call.js';
 
 /** The claim STS reads session tags from. */
 export const AWS_TAGS_CLAIM = 'https://aws.amazon.com/tags';
@@ -145,14 +145,6 @@ export class WebIdentityIssuer implements Issuer {
       operation: OPERATION,
       templateName: request.templateName,
     });
-    return toIssuedCredentials(
-      out.Credentials,
-      {
-        arn: out.AssumedRoleUser?.Arn,
-        id: out.AssumedRoleUser?.AssumedRoleId,
-        packedPolicySize: out.PackedPolicySize,
-      },
-      OPERATION,
-    );
+    return fromAssumedRole(out, OPERATION);
   }
 }
