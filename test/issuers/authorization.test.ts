@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import type { STSClient } from '@aws-sdk/client-sts';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IssuerConfig } from '../../src/config/issuer-schemas.js';
 import { createStsClient } from '../../src/issuers/aws-clients.js';
@@ -17,12 +16,16 @@ import { type LocalAws, type PolicyDocument, startLocalAws } from '../../src/loc
 import { principalNameFor } from '../../src/policy/principal-name.js';
 import { renderPolicy } from '../../src/policy/render.js';
 import { loadTemplates, type PolicyTemplate } from '../../src/policy/template.js';
-import { oidcProviderRoutes } from '../../src/routes/oidc-provider.js';
 import { newDeviceId } from '../../src/stores/ids.js';
-import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
-import { KeyRing } from '../../src/tokens/key-ring.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { awsConfig, device, issueRequest, noWait } from './fixtures.js';
+import {
+  awsConfig,
+  device,
+  issueRequest,
+  noWait,
+  type OidcProviderServer,
+  startOidcProvider,
+} from './fixtures.js';
 
 const BUCKET = 'app-data';
 const AUDIENCE = 'keyvend-devices';
@@ -40,8 +43,7 @@ const S3_ALL: PolicyDocument = {
 let aws: LocalAws;
 let sts: STSClient;
 let templates: Map<string, PolicyTemplate>;
-let store: SqliteStore;
-let oidcApp: FastifyInstance;
+let oidc: OidcProviderServer;
 const issuers = new Map<string, { issuer: Issuer; template: string }>();
 
 beforeAll(async () => {
@@ -53,15 +55,8 @@ beforeAll(async () => {
   sts = createStsClient(awsConfig(), { endpoint: aws.url, credentials: identity });
 
   // keyvend as an OIDC provider on a loopback port, trusted by a role.
-  store = await SqliteStore.open(':memory:');
-  const keyRing = await KeyRing.open(store, { use: 'oidc', alg: 'RS256' });
-  let issuerUrl = '';
-  oidcApp = Fastify();
-  oidcApp.register(oidcProviderRoutes, { issuerUrl: () => issuerUrl, keyRing });
-  await oidcApp.listen({ host: '127.0.0.1', port: 0 });
-  const address = oidcApp.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  issuerUrl = `http://127.0.0.1:${address.port}`;
+  oidc = await startOidcProvider();
+  const { keyRing, url: issuerUrl } = oidc;
   const provider = aws.control.createOpenIdConnectProvider({
     url: issuerUrl,
     clientIds: [AUDIENCE],
@@ -136,8 +131,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   sts.destroy();
-  await oidcApp.close();
-  await store.close();
+  await oidc.close();
   await aws.close();
 });
 

@@ -2,11 +2,15 @@
  * Shared helpers for the issuer tests: an `IssueRequest` for a device, the `aws` config block
  * for a client pointed at the local endpoint, and resilience settings that never wait.
  */
+import Fastify from 'fastify';
 import type { AwsConfig, ProfileConfig } from '../../src/config/schema.js';
 import { isKeyvendError, type KeyvendError } from '../../src/errors.js';
 import type { IssueRequest } from '../../src/issuers/issuer.js';
 import type { ResilienceOptions } from '../../src/issuers/resilience.js';
+import { oidcProviderRoutes } from '../../src/routes/oidc-provider.js';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
 import type { DeviceRecord } from '../../src/stores/store.js';
+import { KeyRing } from '../../src/tokens/key-ring.js';
 
 export const TEMPLATE = 'device-s3.json';
 
@@ -88,4 +92,33 @@ export async function rejection(p: Promise<unknown>): Promise<KeyvendError> {
   );
   if (!isKeyvendError(outcome)) throw outcome;
   return outcome;
+}
+
+/** keyvend's OIDC provider routes alone, on a loopback port, over an in-memory key ring. */
+export interface OidcProviderServer {
+  /** The issuer URL (`http://127.0.0.1:PORT`). */
+  url: string;
+  keyRing: KeyRing;
+  close(): Promise<void>;
+}
+
+export async function startOidcProvider(): Promise<OidcProviderServer> {
+  const store = await SqliteStore.open(':memory:');
+  const keyRing = await KeyRing.open(store, { use: 'oidc', alg: 'RS256' });
+  let url = '';
+  const app = Fastify();
+  // The issuer URL is only known once listening, so the plugin gets a function.
+  app.register(oidcProviderRoutes, { issuerUrl: () => url, keyRing });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    keyRing,
+    close: async () => {
+      await app.close();
+      await store.close();
+    },
+  };
 }

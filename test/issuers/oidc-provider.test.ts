@@ -6,7 +6,6 @@
  * in web-identity.test.ts.
  */
 import type { STSClient } from '@aws-sdk/client-sts';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebIdentityIssuerConfig } from '../../src/config/issuer-schemas.js';
@@ -14,13 +13,17 @@ import { createStsClient } from '../../src/issuers/aws-clients.js';
 import { createIssuer } from '../../src/issuers/registry.js';
 import { AWS_TAGS_CLAIM, WebIdentityIssuer } from '../../src/issuers/web-identity.js';
 import { roleSessionName } from '../../src/policy/principal-name.js';
-import { oidcProviderRoutes } from '../../src/routes/oidc-provider.js';
-import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
-import { KeyRing } from '../../src/tokens/key-ring.js';
-import { awsConfig, device, devicePolicy, issueRequest } from './fixtures.js';
+import type { KeyRing } from '../../src/tokens/key-ring.js';
+import {
+  awsConfig,
+  device,
+  devicePolicy,
+  issueRequest,
+  type OidcProviderServer,
+  startOidcProvider,
+} from './fixtures.js';
 
-let app: FastifyInstance;
-let store: SqliteStore;
+let provider: OidcProviderServer;
 let keyRing: KeyRing;
 let issuerUrl: string;
 let sts: STSClient;
@@ -37,21 +40,13 @@ const config: WebIdentityIssuerConfig = {
 };
 
 beforeAll(async () => {
-  store = await SqliteStore.open(':memory:');
-  keyRing = await KeyRing.open(store, { use: 'oidc', alg: 'RS256' });
-  app = Fastify();
-  // The issuer URL is only known once listening, so the plugin gets a function.
-  app.register(oidcProviderRoutes, { issuerUrl: () => issuerUrl, keyRing });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  issuerUrl = `http://127.0.0.1:${address.port}`;
+  provider = await startOidcProvider();
+  ({ keyRing, url: issuerUrl } = provider);
   sts = createStsClient(awsConfig(), { endpoint: 'http://127.0.0.1:9' });
 });
 afterAll(async () => {
   sts.destroy();
-  await app.close();
-  await store.close();
+  await provider.close();
 });
 
 function webIdentity(): WebIdentityIssuer {

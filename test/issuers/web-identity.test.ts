@@ -6,7 +6,6 @@
  */
 
 import type { STSClient } from '@aws-sdk/client-sts';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WebIdentityIssuerConfig } from '../../src/config/issuer-schemas.js';
@@ -16,17 +15,23 @@ import { createIssuer } from '../../src/issuers/registry.js';
 import { type OidcKeySource, WebIdentityIssuer } from '../../src/issuers/web-identity.js';
 import { type LocalAws, type RoleInfo, startLocalAws } from '../../src/local-aws/index.js';
 import { roleSessionName } from '../../src/policy/principal-name.js';
-import { oidcProviderRoutes } from '../../src/routes/oidc-provider.js';
-import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
-import { KeyRing } from '../../src/tokens/key-ring.js';
-import { awsConfig, device, devicePolicy, issueRequest, noWait, rejection } from './fixtures.js';
+import type { KeyRing } from '../../src/tokens/key-ring.js';
+import {
+  awsConfig,
+  device,
+  devicePolicy,
+  issueRequest,
+  noWait,
+  type OidcProviderServer,
+  rejection,
+  startOidcProvider,
+} from './fixtures.js';
 
 const AUDIENCE = 'keyvend-devices';
 let aws: LocalAws;
 let anonymousSts: STSClient;
-let store: SqliteStore;
+let oidc: OidcProviderServer;
 let keyRing: KeyRing;
-let app: FastifyInstance;
 let issuerUrl = '';
 let role: RoleInfo;
 
@@ -41,14 +46,8 @@ beforeAll(async () => {
       });
     },
   });
-  store = await SqliteStore.open(':memory:');
-  keyRing = await KeyRing.open(store, { use: 'oidc', alg: 'RS256' });
-  app = Fastify();
-  app.register(oidcProviderRoutes, { issuerUrl: () => issuerUrl, keyRing });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  issuerUrl = `http://127.0.0.1:${address.port}`;
+  oidc = await startOidcProvider();
+  ({ keyRing, url: issuerUrl } = oidc);
   const provider = aws.control.createOpenIdConnectProvider({
     url: issuerUrl,
     clientIds: [AUDIENCE],
@@ -70,8 +69,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   anonymousSts.destroy();
-  await app.close();
-  await store.close();
+  await oidc.close();
   await aws.close();
 });
 afterEach(() => aws.control.reset());
