@@ -141,6 +141,12 @@ describe('config loader', () => {
     expect(Object.keys(config.profiles)).toContain('demo');
   });
 
+  it('loads the docker-compose config, listening on every interface', () => {
+    const config = loadConfig({ file: join(REPO_ROOT, 'deploy/keyvend.compose.json'), env: {} });
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.policiesDir).toBe(join(REPO_ROOT, 'policies'));
+  });
+
   it('publishes keyvend.schema.json in step with the schema in code (npm run schema)', () => {
     const committed = JSON.parse(readFileSync(join(REPO_ROOT, 'keyvend.schema.json'), 'utf8'));
     expect(committed).toEqual(configJsonSchema());
