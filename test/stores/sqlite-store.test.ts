@@ -3,6 +3,7 @@
  * what only SQLite has — migrations, WAL, durability across reopen, lock waits between
  * connections and the translation of lock timeouts.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -190,6 +191,78 @@ describe('SqliteStore on a file', () => {
     expect(await store.purgeExpired()).toBe(2);
     expect(await store.markOnce('live', new Date(T0 + 2000))).toBe(false);
     expect(await store.incrementCounter('c-live', new Date(T0), new Date(T0 + 1000))).toBe(2);
+    await store.close();
+  });
+});
+
+describe('SqliteStore device reads kept in memory', () => {
+  const device = async (store: SqliteStore) => {
+    const id = newDeviceId();
+    await store.createDevice({ id, profile: 'mobile', createdAt: new Date(T0) });
+    return id;
+  };
+
+  it('sees every status change another connection commits, on the very next read', async () => {
+    const path = freshPath();
+    const reader = await SqliteStore.open(path);
+    const writer = await SqliteStore.open(path);
+    const id = await device(writer);
+    for (let i = 0; i < 200; i++) {
+      const status = i % 2 === 0 ? 'disabled' : 'active';
+      expect((await reader.getDevice(id))?.status).toBe(i % 2 === 0 ? 'active' : 'disabled');
+      await writer.setDeviceStatus(id, status, new Date(T0 + i));
+      expect((await reader.getDevice(id))?.status).toBe(status);
+    }
+    await reader.close();
+    await writer.close();
+  });
+
+  it('sees a change written by another process with plain SQL', async () => {
+    const path = freshPath();
+    const store = await SqliteStore.open(path);
+    const id = await device(store);
+    expect((await store.getDevice(id))?.status).toBe('active');
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    const sql = `UPDATE devices SET status = 'disabled' WHERE id = '${id}'`;
+    const child = spawnSync(process.execPath, [
+      '-e',
+      `const D = require(${JSON.stringify(module)}); new D(${JSON.stringify(path)}).exec(${JSON.stringify(sql)});`,
+    ]);
+    expect(child.status, child.stderr.toString()).toBe(0);
+    expect((await store.getDevice(id))?.status).toBe('disabled');
+    await store.close();
+  });
+
+  it('keeps unchanged devices while others change, and drops all when it fell behind the log', async () => {
+    const path = freshPath();
+    const reader = await SqliteStore.open(path);
+    const writer = await SqliteStore.open(path);
+    const [a, b] = [await device(writer), await device(writer)];
+    const first = await reader.getDevice(a);
+    await writer.setDeviceStatus(b, 'disabled', new Date(T0));
+    // Same object: `a` was not re-read, only `b` was dropped.
+    expect(await reader.getDevice(a)).toBe(first);
+    expect((await reader.getDevice(b))?.status).toBe('disabled');
+
+    // 10,001 changes to others push `a`'s change out of the log before the reader looks.
+    const raw = new Database(path);
+    raw.exec(`UPDATE devices SET status = 'disabled' WHERE id = '${a}'`);
+    const touch = raw.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?');
+    raw.transaction(() => {
+      for (let i = 0; i < 10_001; i++) touch.run(T0 + i, b);
+    })();
+    raw.close();
+    expect((await reader.getDevice(a))?.status).toBe('disabled');
+    await reader.close();
+    await writer.close();
+  });
+
+  it('hands out frozen records, so one caller cannot change what the next one reads', async () => {
+    const store = await SqliteStore.open(freshPath());
+    const id = await device(store);
+    const record = await store.getDevice(id);
+    expect(Object.isFrozen(record)).toBe(true);
+    expect(Object.isFrozen(record?.attributes)).toBe(true);
     await store.close();
   });
 });

@@ -12,13 +12,13 @@
  *
  * Planned next (not built yet):
  *
- * - 2 `users`: `users(id TEXT PRIMARY KEY  -- 'u-…', username TEXT UNIQUE COLLATE NOCASE,
+ * - 3 `users`: `users(id TEXT PRIMARY KEY  -- 'u-…', username TEXT UNIQUE COLLATE NOCASE,
  *   password_hash TEXT, external_id TEXT UNIQUE, status, attributes, created_at,
  *   last_seen_at, disabled_at, version)`. `devices.user_id` already exists (nullable, indexed);
  *   the migration rebuilds `devices` (create `devices_new` with `user_id TEXT REFERENCES
  *   users(id) ON DELETE SET NULL`, copy, drop, rename, recreate indexes) so the link is a real
  *   foreign key. Linking a device is then one `UPDATE devices SET user_id = ? WHERE id = ?`.
- * - 3 `issuance_audit`: `issuance_audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+ * - 4 `issuance_audit`: `issuance_audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,
  *   device_id TEXT NOT NULL, user_id TEXT, profile TEXT NOT NULL, access_key_id TEXT NOT NULL,
  *   expires_at INTEGER NOT NULL, client_address TEXT)`, append-only, with indexes on
  *   `access_key_id` (CloudTrail key id → device) and `(device_id, at)` (a device's history)
@@ -98,6 +98,29 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL
       ) STRICT;
       CREATE INDEX invites_profile_created ON invites (profile, created_at);
+    `,
+  },
+  {
+    version: 2,
+    name: 'device-changes',
+    // Every change to a device row, by any writer (keyvend, its CLI, a sqlite3 shell), is
+    // logged here, so a process holding devices in memory learns which ones to drop. The
+    // newest 10,000 are kept; a reader that fell further behind drops everything.
+    up: `
+      CREATE TABLE device_changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL
+      ) STRICT;
+      CREATE TRIGGER devices_updated AFTER UPDATE ON devices BEGIN
+        INSERT INTO device_changes (device_id) VALUES (NEW.id);
+        DELETE FROM device_changes
+          WHERE seq <= (SELECT MAX(seq) FROM device_changes) - 10000;
+      END;
+      CREATE TRIGGER devices_deleted AFTER DELETE ON devices BEGIN
+        INSERT INTO device_changes (device_id) VALUES (OLD.id);
+        DELETE FROM device_changes
+          WHERE seq <= (SELECT MAX(seq) FROM device_changes) - 10000;
+      END;
     `,
   },
 ];

@@ -13,12 +13,22 @@
  * power loss may forget the last few of them — a `lastSeenAt`, or a replay marker that would
  * have expired within a minute anyway — and never corrupts the file. Devices, keys and
  * invites stay on the `FULL` connection. A `:memory:` database has one connection only.
+ *
+ * `getDevice` runs on every vend, and a SQLite read transaction costs tens of microseconds
+ * under load. So devices read once are kept in memory, and each `getDevice` first asks the
+ * wal-index header (`wal-index.ts`, one lock-free `pread`) whether anything was committed
+ * since the last look. Nothing → the remembered record is the committed one. Something → the
+ * `device_changes` log (filled by triggers on `devices`, whoever writes) names the devices to
+ * drop before answering. A device disabled by another process is thus refused on the first
+ * read after that process's commit returned, as if read from the file. `:memory:` keeps no
+ * copies. Records from `getDevice` are frozen: they may be shared between callers.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { JWK } from 'jose';
 import { ConfigError, KeyvendError } from '../../errors.js';
+import { LruCache } from '../../lru-cache.js';
 import {
   type ConsumeInviteResult,
   type DeviceRecord,
@@ -32,12 +42,15 @@ import {
   type Store,
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
+import { WalIndexHeader } from './wal-index.js';
 
 export interface SqliteStoreOptions {
   /** The clock `markOnce` compares marker expiry against. Default: the system clock. */
   clock?: () => Date;
   /** How long a write waits for another connection's lock before failing (default 5000). */
   busyTimeoutMs?: number;
+  /** Most device records kept in memory between reads (default 10,000; 0 keeps none). */
+  deviceCacheSize?: number;
 }
 
 const DEFAULT_PAGE = 100;
@@ -102,6 +115,13 @@ function toDevice(row: DeviceRow): DeviceRecord {
     disabledAt: dateOrNull(row.disabled_at),
     version: row.version,
   };
+}
+
+/** A record that may be handed to several callers: none of them can change it for the rest. */
+function frozen(device: DeviceRecord): DeviceRecord {
+  Object.freeze(device.attributes);
+  if (device.publicKey !== null) Object.freeze(device.publicKey);
+  return Object.freeze(device);
 }
 
 function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
@@ -273,6 +293,15 @@ function prepareStatements(db: Database.Database) {
     listProfileInvites: db.prepare<[string], InviteRow>(
       'SELECT * FROM invites WHERE profile = ? ORDER BY created_at DESC, rowid DESC',
     ),
+    deviceChangesSince: db.prepare<[number], { seq: number; device_id: string }>(
+      'SELECT seq, device_id FROM device_changes WHERE seq > ? ORDER BY seq',
+    ),
+    oldestDeviceChange: db
+      .prepare<[], number | null>('SELECT MIN(seq) FROM device_changes')
+      .pluck(),
+    newestDeviceChange: db
+      .prepare<[], number | null>('SELECT MAX(seq) FROM device_changes')
+      .pluck(),
     ping: db.prepare<[], number>('SELECT 1').pluck(),
   };
 }
@@ -301,12 +330,18 @@ export class SqliteStore implements Store {
   readonly #dynamic = new Map<string, Database.Statement<Params, unknown>>();
   #writesSincePurge = 0;
   #closed = false;
+  /** Devices read before, valid while `#walIndex` reports no commit (see top). */
+  readonly #devices: LruCache<string, DeviceRecord>;
+  readonly #walIndex: WalIndexHeader | undefined;
+  /** The newest `device_changes.seq` already applied to `#devices`. */
+  #deviceChangeSeq = 0;
 
   private constructor(
     path: string,
     db: Database.Database,
     touchDb: Database.Database,
     clock: () => Date,
+    deviceCacheSize: number,
   ) {
     this.path = path;
     this.#db = db;
@@ -318,6 +353,11 @@ export class SqliteStore implements Store {
       `UPDATE devices SET last_seen_at = ?
        WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`,
     );
+    this.#devices = new LruCache(deviceCacheSize);
+    // The header first, then the log: a commit between the two is seen again next time.
+    this.#walIndex =
+      path === ':memory:' || deviceCacheSize === 0 ? undefined : WalIndexHeader.open(path);
+    this.#deviceChangeSeq = this.#sql.newestDeviceChange.get() ?? 0;
   }
 
   /**
@@ -347,7 +387,7 @@ export class SqliteStore implements Store {
         opened.push(touchDb);
         configure(touchDb, 'NORMAL', busyMs);
       }
-      return new SqliteStore(file, db, touchDb, clock);
+      return new SqliteStore(file, db, touchDb, clock, opts.deviceCacheSize ?? 10_000);
     } catch (error) {
       for (const db of opened) db.close();
       if (error instanceof ConfigError) throw error;
@@ -375,8 +415,43 @@ export class SqliteStore implements Store {
   }
 
   async getDevice(id: string): Promise<DeviceRecord | null> {
+    const remembering = this.#syncDevices();
+    if (remembering) {
+      const known = this.#devices.get(id);
+      if (known !== undefined) return known;
+    }
     const row = guard(() => this.#sql.getDevice.get(id));
-    return row ? toDevice(row) : null;
+    if (!row) return null;
+    const device = frozen(toDevice(row));
+    if (remembering) this.#devices.set(id, device);
+    return device;
+  }
+
+  /**
+   * Brings `#devices` up to date with every commit so far; false when this store keeps no
+   * device copies (or could not tell what changed, having dropped them all).
+   */
+  #syncDevices(): boolean {
+    const walIndex = this.#walIndex;
+    if (walIndex === undefined) return false;
+    if (!walIndex.changed()) return true;
+    try {
+      const changes = this.#sql.deviceChangesSince.all(this.#deviceChangeSeq);
+      const oldest = this.#sql.oldestDeviceChange.get() ?? null;
+      // Rows after ours were purged (or the log emptied): we cannot know what we missed.
+      if (this.#deviceChangeSeq > 0 && (oldest === null || oldest > this.#deviceChangeSeq + 1)) {
+        this.#devices.clear();
+      } else {
+        for (const change of changes) this.#devices.delete(change.device_id);
+      }
+      const last = changes.at(-1);
+      if (last !== undefined) this.#deviceChangeSeq = last.seq;
+      return true;
+    } catch (error) {
+      this.#devices.clear();
+      walIndex.forget();
+      translate(error);
+    }
   }
 
   async findDeviceByExternalId(profile: string, externalId: string): Promise<DeviceRecord | null> {
@@ -386,6 +461,7 @@ export class SqliteStore implements Store {
 
   async setDeviceStatus(id: string, status: DeviceStatus, at: Date): Promise<DeviceRecord | null> {
     const row = guard(() => this.#sql.setStatus.get({ id, status, at: at.getTime() }));
+    this.#devices.delete(id);
     return row ? toDevice(row) : null;
   }
 
@@ -561,6 +637,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#walIndex?.close();
+    this.#devices.clear();
     if (this.#touchDb !== this.#db) this.#touchDb.close();
     this.#db.close();
   }
