@@ -17,6 +17,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from './config/schema.js';
 import { toKeyvendError } from './error-mapping.js';
 import { KeyvendError } from './errors.js';
+import { deferredChildLogger } from './request-logger.js';
 import { containerCredentialsRoutes } from './routes/container-credentials.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -54,6 +55,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
+    childLoggerFactory: deferredChildLogger,
     bodyLimit: server.bodyLimit,
     trustProxy: server.trustedProxies.length > 0 ? [...server.trustedProxies] : false,
     requestTimeout: server.requestTimeoutMs,

@@ -6,6 +6,8 @@
 export class LruCache<K, V> {
   readonly #max: number;
   readonly #map = new Map<K, V>();
+  /** The key most recently set or read: reading it again needs no reordering. */
+  #newest: K | undefined;
 
   constructor(maxEntries: number) {
     this.#max = Math.max(0, Math.floor(maxEntries));
@@ -17,9 +19,10 @@ export class LruCache<K, V> {
 
   get(key: K): V | undefined {
     const value = this.#map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.#newest) {
       this.#map.delete(key);
       this.#map.set(key, value);
+      this.#newest = key;
     }
     return value;
   }
@@ -28,6 +31,7 @@ export class LruCache<K, V> {
     if (this.#max === 0) return;
     this.#map.delete(key);
     this.#map.set(key, value);
+    this.#newest = key;
     while (this.#map.size > this.#max) {
       const oldest = this.#map.keys().next();
       if (oldest.done) break;
@@ -36,10 +40,12 @@ export class LruCache<K, V> {
   }
 
   delete(key: K): boolean {
+    if (key === this.#newest) this.#newest = undefined;
     return this.#map.delete(key);
   }
 
   clear(): void {
     this.#map.clear();
+    this.#newest = undefined;
   }
 }

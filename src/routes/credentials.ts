@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { KeyvendError } from '../errors.js';
 import type { Services } from '../services/build-services.js';
-import type { AuthenticatedDevice } from '../services/vend-credentials.js';
+import type { AuthenticatedDevice, VendResult } from '../services/vend-credentials.js';
 import { errorResponses } from './schemas.js';
 
 declare module 'fastify' {
@@ -70,6 +70,8 @@ export async function credentialRoutes(
   opts: { services: Services },
 ): Promise<void> {
   const { services } = opts;
+  // A cached vend returns the same answer object each time: serialise it once.
+  const bodies = new WeakMap<VendResult, string>();
   app.post(
     '/v1/credentials',
     {
@@ -101,17 +103,21 @@ export async function credentialRoutes(
     },
     async (request, reply) => {
       const body = request.body as { ttl?: number } | null | undefined;
+      const known = request.keyvendDevice;
       const input = {
         authorization: request.headers.authorization,
         dpop: header(request, 'dpop'),
         method: request.method,
-        url: requestUrl(request, services.config.server.publicUrl),
+        // Only a key-bound token's DPoP proof is checked against the URL.
+        url:
+          known !== undefined && known.claims.jkt === undefined
+            ? undefined
+            : requestUrl(request, services.config.server.publicUrl),
         clientIp: request.ip,
         ttlSeconds: body?.ttl,
       };
       reply.header('cache-control', 'no-store');
       reply.header('pragma', 'no-cache');
-      const known = request.keyvendDevice;
       if (known?.profile.issuer.type === 'web-identity' && known.profile.issuer.mode === 'client') {
         const grant = await services.vend.grant(input, known);
         // fast-json-stringify picks the first anyOf member here; the grant has its own shape.
@@ -130,17 +136,25 @@ export async function credentialRoutes(
         };
       }
       const result = await services.vend.vend(input, known);
-      return {
-        AccessKeyId: result.accessKeyId,
-        SecretAccessKey: result.secretAccessKey,
-        SessionToken: result.sessionToken,
-        Expiration: result.expiration.toISOString(),
-        Region: result.region,
-        AccountId: result.accountId,
-        PrincipalArn: result.principalArn,
-        DeviceId: result.deviceId,
-        Profile: result.profile,
-      };
+      let json = bodies.get(result);
+      if (json === undefined) {
+        json = reply.serializeInput(
+          {
+            AccessKeyId: result.accessKeyId,
+            SecretAccessKey: result.secretAccessKey,
+            SessionToken: result.sessionToken,
+            Expiration: result.expiration.toISOString(),
+            Region: result.region,
+            AccountId: result.accountId,
+            PrincipalArn: result.principalArn,
+            DeviceId: result.deviceId,
+            Profile: result.profile,
+          },
+          '200',
+        ) as string;
+        bodies.set(result, json);
+      }
+      return reply.type('application/json; charset=utf-8').send(json);
     },
   );
 }

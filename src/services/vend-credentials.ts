@@ -9,7 +9,12 @@ import type { Config, ProfileConfig } from '../config/schema.js';
 import { KeyvendError } from '../errors.js';
 import type { CredentialCache } from '../issuers/credential-cache.js';
 import { computeTtl, credentialCacheKey } from '../issuers/credential-cache.js';
-import type { IssueRequest, Issuer, WebIdentityGrant } from '../issuers/issuer.js';
+import type {
+  IssuedCredentials,
+  IssueRequest,
+  Issuer,
+  WebIdentityGrant,
+} from '../issuers/issuer.js';
 import { LruCache } from '../lru-cache.js';
 import { principalNameFor } from '../policy/principal-name.js';
 import { PolicyRenderError, renderPolicy } from '../policy/render.js';
@@ -24,8 +29,11 @@ export interface VendInput {
   /** The `DPoP` header, for key-bound devices. */
   dpop: string | undefined;
   method: string;
-  /** The full URL the client called, as it sees it (for the DPoP `htu` check). */
-  url: string;
+  /**
+   * The full URL the client called, as it sees it (for the DPoP `htu` check); callers that
+   * already know the token is not key-bound may leave it out.
+   */
+  url?: string | undefined;
   clientIp: string;
   ttlSeconds?: number | undefined;
 }
@@ -92,6 +100,9 @@ export function createVendService(deps: VendDeps): VendService {
   const region = deps.config.aws.region ?? 'us-east-1';
   const lastTouched = new LruCache<string, number>(deps.config.credentialCache.maxEntries || 1000);
   const plans = new LruCache<string, IssuePlan>(deps.config.credentialCache.maxEntries || 1000);
+  // One frozen answer per cached credential set, so repeat vends hand back the same object
+  // (and the HTTP layer can keep its serialised form).
+  const answers = new WeakMap<IssuedCredentials, VendResult>();
 
   function makePlan(
     device: DeviceRecord,
@@ -152,6 +163,11 @@ export function createVendService(deps: VendDeps): VendService {
     const { token, claims, device, profile } = known ?? (await authenticate(input.authorization));
     const now = clock();
     if (claims.jkt !== undefined) {
+      if (input.url === undefined) {
+        throw new KeyvendError('KEYVEND_INTERNAL', undefined, {
+          cause: new Error('a key-bound vend needs the request URL'),
+        });
+      }
       await verifyDpopProof(input.dpop, {
         method: input.method,
         url: input.url,
@@ -203,7 +219,9 @@ export function createVendService(deps: VendDeps): VendService {
     const { device } = request;
     const credentials = await deps.cache.get(cacheKey, () => issuer.issue(request));
     touch(device.id, now);
-    return {
+    const previous = answers.get(credentials);
+    if (previous?.deviceId === device.id && previous.profile === device.profile) return previous;
+    const answer: VendResult = Object.freeze({
       accessKeyId: credentials.accessKeyId,
       secretAccessKey: credentials.secretAccessKey,
       sessionToken: credentials.sessionToken,
@@ -213,7 +231,9 @@ export function createVendService(deps: VendDeps): VendService {
       ...(credentials.principalArn === undefined ? {} : { principalArn: credentials.principalArn }),
       deviceId: device.id,
       profile: device.profile,
-    };
+    });
+    answers.set(credentials, answer);
+    return answer;
   }
 
   async function grant(input: VendInput, known?: AuthenticatedDevice): Promise<GrantResult> {

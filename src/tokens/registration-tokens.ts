@@ -9,7 +9,7 @@
  * dropped whenever a signing key disappears from the ring. The cache only skips signature
  * work: callers still check the device in the store on every request.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { KeyvendError } from '../errors.js';
 import { LruCache } from '../lru-cache.js';
@@ -166,7 +166,7 @@ export class RegistrationTokens {
       this.#cache.clear();
       this.#epoch = this.#ring.epoch;
     }
-    const digest = createHash('sha256').update(token).digest('base64url');
+    const digest = hash('sha256', token, 'base64url');
     const now = this.#clock().getTime();
     const hit = this.#cache.get(digest);
     if (hit) {
