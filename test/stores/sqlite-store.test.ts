@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, KeyvendError } from '../../src/errors.js';
 import { newDeviceId } from '../../src/stores/ids.js';
 import {
@@ -20,6 +20,7 @@ import {
   type Migration,
 } from '../../src/stores/sqlite/migrations.js';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.js';
+import { WalIndexHeader } from '../../src/stores/sqlite/wal-index.js';
 import { runStoreContract } from './store-contract.js';
 
 let dir: string;
@@ -253,6 +254,24 @@ describe('SqliteStore device reads kept in memory', () => {
     })();
     raw.close();
     expect((await reader.getDevice(a))?.status).toBe('disabled');
+    await reader.close();
+    await writer.close();
+  });
+
+  it('shares one look at the wal-index among the reads begun in one loop turn', async () => {
+    const path = freshPath();
+    const reader = await SqliteStore.open(path);
+    const writer = await SqliteStore.open(path);
+    const id = await device(writer);
+    await reader.getDevice(id);
+    const looks = vi.spyOn(WalIndexHeader.prototype, 'changed');
+    const before = reader.getDevice(id);
+    // better-sqlite3 commits synchronously: this is done before the next line starts.
+    void writer.setDeviceStatus(id, 'disabled', new Date(T0));
+    const after = Array.from({ length: 50 }, () => reader.getDevice(id));
+    for (const read of [before, ...after]) expect((await read)?.status).toBe('disabled');
+    expect(looks).toHaveBeenCalledTimes(1);
+    looks.mockRestore();
     await reader.close();
     await writer.close();
   });

@@ -15,13 +15,16 @@
  * invites stay on the `FULL` connection. A `:memory:` database has one connection only.
  *
  * `getDevice` runs on every vend, and a SQLite read transaction costs tens of microseconds
- * under load. So devices read once are kept in memory, and each `getDevice` first asks the
+ * under load. So devices read once are kept in memory, and `getDevice` first asks the
  * wal-index header (`wal-index.ts`, one lock-free `pread`) whether anything was committed
  * since the last look. Nothing → the remembered record is the committed one. Something → the
  * `device_changes` log (filled by triggers on `devices`, whoever writes) names the devices to
- * drop before answering. A device disabled by another process is thus refused on the first
- * read after that process's commit returned, as if read from the file. `:memory:` keeps no
- * copies. Records from `getDevice` are frozen: they may be shared between callers.
+ * drop before answering. The look runs in the event loop's check phase (`setImmediate`), once
+ * for every `getDevice` begun during that loop turn: all of them started before it, so it is
+ * as fresh for each as its own would be, and under load one `pread` serves dozens of vends.
+ * A device disabled by another process is thus refused by every request begun after that
+ * process's commit returned, as if read from the file. `:memory:` keeps no copies. Records
+ * from `getDevice` are frozen: they may be shared between callers.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -335,6 +338,8 @@ export class SqliteStore implements Store {
   readonly #walIndex: WalIndexHeader | undefined;
   /** The newest `device_changes.seq` already applied to `#devices`. */
   #deviceChangeSeq = 0;
+  /** The look at the wal-index that `getDevice` calls begun this loop turn wait for. */
+  #nextLook: Promise<boolean> | undefined;
 
   private constructor(
     path: string,
@@ -415,7 +420,7 @@ export class SqliteStore implements Store {
   }
 
   async getDevice(id: string): Promise<DeviceRecord | null> {
-    const remembering = this.#syncDevices();
+    const remembering = await this.#lookSoon();
     if (remembering) {
       const known = this.#devices.get(id);
       if (known !== undefined) return known;
@@ -427,13 +432,29 @@ export class SqliteStore implements Store {
     return device;
   }
 
+  /** `#syncDevices` in this loop turn's check phase, shared by every caller until it runs. */
+  #lookSoon(): Promise<boolean> {
+    if (this.#walIndex === undefined) return Promise.resolve(false);
+    this.#nextLook ??= new Promise((resolve, reject) => {
+      setImmediate(() => {
+        this.#nextLook = undefined;
+        try {
+          resolve(this.#syncDevices());
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    return this.#nextLook;
+  }
+
   /**
    * Brings `#devices` up to date with every commit so far; false when this store keeps no
    * device copies (or could not tell what changed, having dropped them all).
    */
   #syncDevices(): boolean {
     const walIndex = this.#walIndex;
-    if (walIndex === undefined) return false;
+    if (walIndex === undefined || this.#closed) return false;
     if (!walIndex.changed()) return true;
     try {
       const changes = this.#sql.deviceChangesSince.all(this.#deviceChangeSeq);
