@@ -28,7 +28,7 @@ import { GetFederationTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import autocannon from 'autocannon';
 import { createDpopProof, exportPublicJwk, generateDeviceKey } from '../src/client/dpop.js';
 import { solveProofOfWork } from '../src/client/proof-of-work.js';
-import { READY } from './serve.js';
+import { READY } from './ready.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);

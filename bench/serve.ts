@@ -9,9 +9,7 @@ import Fastify from 'fastify';
 import { buildApp } from '../src/app.js';
 import { buildConfig } from '../src/config/load.js';
 import { startLocalAws } from '../src/local-aws/index.js';
-
-/** Marks the line carrying the server's address among its log lines. */
-export const READY = 'BENCH_READY ';
+import { READY } from './ready.js';
 
 async function main(kind: string): Promise<void> {
   if (kind === 'baseline') {
