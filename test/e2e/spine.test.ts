@@ -2,10 +2,25 @@
  * The spine end to end, through real HTTP and the real AWS SDK against the local AWS
  * endpoint: register → vend → GetCallerIdentity with the vended credentials.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Keyvend, postJson, registerDevice, startKeyvend } from '../support/harness.js';
+import {
+  DEMO_PROFILE,
+  type Keyvend,
+  postJson,
+  registerDevice,
+  startKeyvend,
+} from '../support/harness.js';
+import { REPO_ROOT } from '../support/paths.js';
+
+const run = promisify(execFile);
 
 function stsWith(kv: Keyvend, creds: Record<string, unknown>): STSClient {
   return new STSClient({
@@ -75,6 +90,41 @@ describe('register → vend → use', () => {
     const res = await vend(kv, token);
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: { code: 'KEYVEND_DEVICE_DISABLED' } });
+  });
+
+  it('refuses a device the CLI disabled from another process, on its very next request', async () => {
+    const { deviceId, token } = await registerDevice(kv);
+    expect((await vend(kv, token)).status).toBe(200);
+    const dir = mkdtempSync(join(tmpdir(), 'keyvend-cli-'));
+    const configFile = join(dir, 'keyvend.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        store: { type: 'sqlite', path: kv.config.store.path },
+        aws: { region: 'us-east-1', local: { enabled: true, accountId: '123456789012' } },
+        policiesDir: join(REPO_ROOT, 'policies'),
+        profiles: { demo: DEMO_PROFILE },
+      }),
+    );
+    const cli = (...args: string[]) =>
+      run(process.execPath, [
+        '--import',
+        createRequire(import.meta.url).resolve('tsx'),
+        join(REPO_ROOT, 'src/cli/index.ts'),
+        ...args,
+        '--config',
+        configFile,
+      ]);
+    try {
+      await cli('devices', 'disable', deviceId);
+      const refused = await vend(kv, token);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ error: { code: 'KEYVEND_DEVICE_DISABLED' } });
+      await cli('devices', 'enable', deviceId);
+      expect((await vend(kv, token)).status).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an expired registration token', async () => {
