@@ -5,7 +5,9 @@
  *
  * The load generator runs here; every server under test runs in its own process. Throughput
  * ratios alternate baseline and subject (B S B S) and compare their means, so background load
- * on the machine hits both alike.
+ * on the machine hits both alike. Each load also records the server's CPU time per request
+ * (from `/proc`), which does not depend on whether the generator or the server is the
+ * bottleneck.
  *
  * Scenarios:
  * - baseline — a bare Fastify route returning constant JSON;
@@ -19,8 +21,8 @@
  * - stsOverhead — p99 of a cold vend (cache off, every vend calls STS) vs p99 of calling
  *   the same local STS directly with the AWS SDK: the latency keyvend adds.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,12 +44,37 @@ interface Figures {
   non2xx: number;
   errors: number;
   total: number;
+  /**
+   * CPU time (user + system) the server process spent per request during the load. Unlike
+   * req/s it does not depend on whether the load generator or the server is the bottleneck.
+   */
+  serverCpuMicrosPerRequest?: number;
 }
 
 interface Server {
   url: string;
   localAws?: string;
+  pid: number;
   stop(): Promise<void>;
+}
+
+const CLOCK_TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of a process so far, in microseconds (Linux `/proc`). */
+function cpuMicros(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function startServer(
@@ -75,6 +102,7 @@ async function startServer(
   // The rest of the ready line (local-aws: its keys) is passed through to the caller.
   return {
     ...info,
+    pid: child.pid ?? 0,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -85,7 +113,8 @@ async function startServer(
 
 function figures(result: autocannon.Result): Figures {
   return {
-    requestsPerSecond: Math.round(result.requests.average),
+    // Not requests.average: it counts whole seconds, so a 6.4 s run of 6,000 requests says 1,000.
+    requestsPerSecond: Math.round(result.requests.total / result.duration),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     non2xx: result.non2xx,
@@ -94,23 +123,44 @@ function figures(result: autocannon.Result): Figures {
   };
 }
 
-async function load(options: autocannon.Options): Promise<Figures> {
-  return figures(await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options }));
+/** One load against `server`, with the server's CPU time per request. */
+async function load(server: Server, options: autocannon.Options): Promise<Figures> {
+  const before = cpuMicros(server.pid);
+  const result = figures(
+    await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options }),
+  );
+  const after = cpuMicros(server.pid);
+  if (before !== undefined && after !== undefined && result.total > 0) {
+    result.serverCpuMicrosPerRequest = round3((after - before) / result.total);
+  }
+  return result;
 }
 
-/** Alternates baseline and subject twice; the ratio compares their mean throughputs. */
+/**
+ * Alternates baseline and subject twice. `ratio` compares their mean throughputs;
+ * `cpuRatio` their mean server CPU time per request (how many times the baseline's).
+ */
 async function versusBaseline(
   baseline: () => Promise<Figures>,
   subject: () => Promise<Figures>,
-): Promise<{ baseline: Figures[]; subject: Figures[]; ratio: number }> {
+): Promise<{ baseline: Figures[]; subject: Figures[]; ratio: number; cpuRatio?: number }> {
   const b: Figures[] = [];
   const s: Figures[] = [];
   for (let round = 0; round < 2; round++) {
     b.push(await baseline());
     s.push(await subject());
   }
-  const mean = (xs: Figures[]) => xs.reduce((sum, x) => sum + x.requestsPerSecond, 0) / xs.length;
-  return { baseline: b, subject: s, ratio: round3(mean(s) / mean(b)) };
+  const mean = (xs: Figures[], field: (x: Figures) => number | undefined) =>
+    xs.reduce((sum, x) => sum + (field(x) ?? Number.NaN), 0) / xs.length;
+  const rps = (x: Figures) => x.requestsPerSecond;
+  const cpu = (x: Figures) => x.serverCpuMicrosPerRequest;
+  const cpuRatio = round3(mean(s, cpu) / mean(b, cpu));
+  return {
+    baseline: b,
+    subject: s,
+    ratio: round3(mean(s, rps) / mean(b, rps)),
+    ...(Number.isFinite(cpuRatio) ? { cpuRatio } : {}),
+  };
 }
 
 /** A closed-loop client: `workers` loops running `step` until the time is up. */
@@ -240,7 +290,7 @@ async function main(): Promise<void> {
   const baseline = await startServer('baseline');
   const kv = await startServer('keyvend', keyvendConfig());
   try {
-    const bare = () => load({ url: `${baseline.url}/` });
+    const bare = () => load(baseline, { url: `${baseline.url}/` });
 
     log('vendWarm: POST /v1/credentials, cached credentials, vs baseline');
     const token = await register(kv, 'demo');
@@ -248,16 +298,22 @@ async function main(): Promise<void> {
     if (warm.status !== 200) throw new Error(`warm-up vend failed: ${JSON.stringify(warm.body)}`);
     const vendUrl = `${kv.url}/v1/credentials`;
     const vend = await versusBaseline(bare, () =>
-      load({ url: vendUrl, method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+      load(kv, { url: vendUrl, method: 'POST', headers: { authorization: `Bearer ${token}` } }),
     );
     const sized = await versusBaseline(bare, () =>
-      load({ url: `${baseline.url}/sized`, method: 'POST' }),
+      load(baseline, { url: `${baseline.url}/sized`, method: 'POST' }),
     );
     results.baseline = vend.baseline;
-    results.vendWarm = { runs: vend.subject, ratioToBaseline: vend.ratio };
+    results.vendWarm = {
+      runs: vend.subject,
+      ratioToBaseline: vend.ratio,
+      cpuPerRequestToBaseline: vend.cpuRatio,
+      note: 'req/s may be bounded by the load generator, which shares the two cores; cpuPerRequestToBaseline is what a request costs the server, whichever side is the bottleneck',
+    };
     results.baselineCredentialSized = {
       runs: sized.subject,
       ratioToBaseline: sized.ratio,
+      cpuPerRequestToBaseline: sized.cpuRatio,
       note: 'bare Fastify, constant JSON the size of a vend answer: the part of the gap that is payload alone',
     };
 
