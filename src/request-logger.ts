@@ -1,10 +1,11 @@
 /**
  * Fastify gives every request a child logger bound to its request id. pino builds a child
- * eagerly — a new object and its bindings serialised to JSON — which costs more than the rest
- * of a cached vend's own work; most requests never log a line at the configured level. The
- * factory below hands out a stand-in that builds the real child the first time a line at an
- * enabled level is written, so the lines are exactly what the eager child would have
- * written, and a request that logs nothing builds nothing.
+ * eagerly — a new object and its bindings serialised to JSON — a few microseconds on every
+ * request, most of which never log a line at the configured level (in a profile of the
+ * cached vend it was about 6% of the server's time). The factory below hands out a stand-in
+ * that builds the real child the first time a line at an enabled level is written, so the
+ * lines are exactly what the eager child would have written, and a request that logs
+ * nothing builds nothing.
  */
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 

@@ -276,6 +276,22 @@ describe('SqliteStore device reads kept in memory', () => {
     await writer.close();
   });
 
+  it('drops all when changes it never saw were purged before its first look', async () => {
+    const path = freshPath();
+    const reader = await SqliteStore.open(path);
+    const [a, b] = [await device(reader), await device(reader)];
+    expect((await reader.getDevice(a))?.status).toBe('active');
+    const raw = new Database(path);
+    const touch = raw.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?');
+    raw.transaction(() => {
+      raw.exec(`UPDATE devices SET status = 'disabled' WHERE id = '${a}'`);
+      for (let i = 0; i < 10_001; i++) touch.run(T0 + i, b);
+    })();
+    raw.close();
+    expect((await reader.getDevice(a))?.status).toBe('disabled');
+    await reader.close();
+  });
+
   it('hands out frozen records, so one caller cannot change what the next one reads', async () => {
     const store = await SqliteStore.open(freshPath());
     const id = await device(store);

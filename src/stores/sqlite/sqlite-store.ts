@@ -459,8 +459,11 @@ export class SqliteStore implements Store {
     try {
       const changes = this.#sql.deviceChangesSince.all(this.#deviceChangeSeq);
       const oldest = this.#sql.oldestDeviceChange.get() ?? null;
-      // Rows after ours were purged (or the log emptied): we cannot know what we missed.
-      if (this.#deviceChangeSeq > 0 && (oldest === null || oldest > this.#deviceChangeSeq + 1)) {
+      // Rows after ours were purged (the triggers keep at least the newest, so an empty log
+      // after we saw rows was emptied by hand): we cannot know what we missed.
+      const missed =
+        oldest === null ? this.#deviceChangeSeq > 0 : oldest > this.#deviceChangeSeq + 1;
+      if (missed) {
         this.#devices.clear();
       } else {
         for (const change of changes) this.#devices.delete(change.device_id);
