@@ -137,7 +137,11 @@ export function createVendService(deps: VendDeps): VendService {
     const claims = await deps.tokens.verify(token);
     const device = await deps.store.getDevice(claims.deviceId);
     if (device === null) throw new KeyvendError('KEYVEND_DEVICE_NOT_FOUND');
-    if (device.status !== 'active') throw new KeyvendError('KEYVEND_DEVICE_DISABLED');
+    if (device.status !== 'active') {
+      // Whatever it held before is not handed out again should it be enabled later.
+      deps.cache.invalidateDevice(device.id);
+      throw new KeyvendError('KEYVEND_DEVICE_DISABLED');
+    }
     if (device.profile !== claims.profile) throw new KeyvendError('KEYVEND_PROFILE_MISMATCH');
     const profile = findProfile(deps.config, device.profile);
     if (profile === undefined) {

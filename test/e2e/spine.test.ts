@@ -92,6 +92,17 @@ describe('register → vend → use', () => {
     expect(res.body).toMatchObject({ error: { code: 'KEYVEND_DEVICE_DISABLED' } });
   });
 
+  it('mints fresh credentials for a device enabled again, not the ones held before it was disabled', async () => {
+    const { deviceId, token } = await registerDevice(kv);
+    const before = await vend(kv, token);
+    await kv.services.store.setDeviceStatus(deviceId, 'disabled', new Date());
+    expect((await vend(kv, token)).status).toBe(403);
+    await kv.services.store.setDeviceStatus(deviceId, 'active', new Date());
+    const after = await vend(kv, token);
+    expect(after.status).toBe(200);
+    expect(after.body.AccessKeyId).not.toBe(before.body.AccessKeyId);
+  });
+
   it('refuses a device the CLI disabled from another process, on its very next request', async () => {
     const { deviceId, token } = await registerDevice(kv);
     expect((await vend(kv, token)).status).toBe(200);
