@@ -95,7 +95,11 @@ export interface Store {
    */
   createDevice(device: NewDevice): Promise<DeviceRecord>;
 
-  /** The device, or null when no device has this id. */
+  /**
+   * The device as last committed by any writer, or null when no device has this id. Runs on
+   * every vend (a disabled device must be refused at once): a backend may answer from memory
+   * only while it can prove nothing changed since. The record may be shared and frozen.
+   */
   getDevice(id: string): Promise<DeviceRecord | null>;
 
   /** The device of `profile` holding `externalId`, or null. */
