@@ -8,6 +8,7 @@
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../../src/local-aws/index.js';
+import { KEYVEND_ROLE_ACTIONS, trustPolicy } from '../local-aws/fixtures.js';
 import { type Keyvend, postJson, registerDevice, startKeyvend } from '../support/harness.js';
 
 const ACCOUNT = '123456789012';
@@ -56,22 +57,13 @@ beforeAll(async () => {
     Statement: [
       {
         Effect: 'Allow',
-        Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+        Action: KEYVEND_ROLE_ACTIONS,
         Resource: `arn:aws:iam::${ACCOUNT}:role/keyvend-role`,
       },
     ],
   });
   control.createRole('keyvend-role', {
-    trustPolicy: {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Principal: { AWS: identity.arn },
-          Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
-        },
-      ],
-    },
+    trustPolicy: trustPolicy(identity.arn, KEYVEND_ROLE_ACTIONS),
     policies: [S3_ALL],
   });
   const provider = control.createOpenIdConnectProvider({ url: kv.url, clientIds: [AUDIENCE] });

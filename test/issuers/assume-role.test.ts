@@ -13,12 +13,11 @@ import { createIssuer } from '../../src/issuers/registry.js';
 import {
   type KeyvendIdentity,
   type LocalAws,
-  type PolicyDocument,
   type RoleInfo,
   startLocalAws,
 } from '../../src/local-aws/index.js';
-import type { PolicyStatement } from '../../src/local-aws/policy-document.js';
 import { roleSessionName } from '../../src/policy/principal-name.js';
+import { KEYVEND_ROLE_ACTIONS, trustPolicy } from '../local-aws/fixtures.js';
 import {
   awsConfig,
   device,
@@ -37,27 +36,14 @@ let externalRole: RoleInfo;
 let untaggableRole: RoleInfo;
 const T0 = new Date('2026-06-01T12:00:00Z');
 
-const trust = (
-  actions: string[],
-  condition?: Record<string, Record<string, string>>,
-): PolicyDocument & { Statement: PolicyStatement[] } => ({
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { AWS: identity.arn },
-      Action: actions,
-      ...(condition ? { Condition: condition } : {}),
-    },
-  ],
-});
-const ALL_ACTIONS = ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'];
+const trust = (actions: string[], condition?: Record<string, Record<string, string>>) =>
+  trustPolicy(identity.arn, actions, condition);
 
 beforeAll(async () => {
   aws = await startLocalAws({ log: () => {} });
   identity = aws.control.bootstrapKeyvendIdentity();
   sts = createStsClient(awsConfig(), { endpoint: aws.url, credentials: identity });
-  role = aws.control.createRole('devices', { trustPolicy: trust(ALL_ACTIONS) });
+  role = aws.control.createRole('devices', { trustPolicy: trust(KEYVEND_ROLE_ACTIONS) });
   // The local endpoint checks the ExternalId condition on sts:TagSession too, so the tag
   // rights get their own statement.
   const partnerTrust = trust(['sts:AssumeRole'], {

@@ -17,6 +17,7 @@ import { principalNameFor } from '../../src/policy/principal-name.js';
 import { renderPolicy } from '../../src/policy/render.js';
 import { loadTemplates, type PolicyTemplate } from '../../src/policy/template.js';
 import { newDeviceId } from '../../src/stores/ids.js';
+import { KEYVEND_ROLE_ACTIONS, trustPolicy } from '../local-aws/fixtures.js';
 import { REPO_ROOT } from '../support/paths.js';
 import {
   awsConfig,
@@ -64,16 +65,7 @@ beforeAll(async () => {
   const hostPath = issuerUrl.replace('http://', '');
 
   const assumeRole = aws.control.createRole('keyvend-devices', {
-    trustPolicy: {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Principal: { AWS: identity.arn },
-          Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
-        },
-      ],
-    },
+    trustPolicy: trustPolicy(identity.arn, KEYVEND_ROLE_ACTIONS),
     policies: [S3_ALL],
   });
   const webRole = aws.control.createRole('keyvend-web-devices', {

@@ -5,8 +5,15 @@ import {
   type STSClient,
 } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LocalAws, PolicyDocument, RoleInfo, UserInfo } from '../../src/local-aws/index.js';
-import { credsOf, rejectionOf, startQuiet, stsFor } from './fixtures.js';
+import type { LocalAws, RoleInfo, UserInfo } from '../../src/local-aws/index.js';
+import {
+  credsOf,
+  KEYVEND_ROLE_ACTIONS,
+  rejectionOf,
+  startQuiet,
+  stsFor,
+  trustPolicy,
+} from './fixtures.js';
 
 const ACCOUNT = '123456789012';
 let aws: LocalAws;
@@ -14,29 +21,13 @@ let alice: UserInfo;
 let asAlice: STSClient;
 let role: RoleInfo;
 
-const trust = (
-  principal: string,
-  actions: string[] = ['sts:AssumeRole'],
-  condition?: Record<string, Record<string, string>>,
-): PolicyDocument => ({
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { AWS: principal },
-      Action: actions,
-      ...(condition ? { Condition: condition } : {}),
-    },
-  ],
-});
-
 beforeAll(async () => {
   aws = await startQuiet({ accountId: ACCOUNT });
   alice = aws.control.createUser('alice');
   asAlice = stsFor(aws, aws.control.createAccessKey('alice'), { maxAttempts: 1 });
   role = aws.control.createRole('device-role', {
     path: '/keyvend/',
-    trustPolicy: trust(alice.arn, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']),
+    trustPolicy: trustPolicy(alice.arn, KEYVEND_ROLE_ACTIONS),
     maxSessionDuration: 7200,
     tags: [{ key: 'team', value: 'mobile' }],
   });
@@ -121,7 +112,7 @@ describe('AssumeRole', () => {
 
   it('needs an identity permission too when the trust policy names only the account', async () => {
     const accountRole = aws.control.createRole('account-trust', {
-      trustPolicy: trust(`arn:aws:iam::${ACCOUNT}:root`),
+      trustPolicy: trustPolicy(`arn:aws:iam::${ACCOUNT}:root`),
     });
     aws.control.createUser('carol');
     const carol = stsFor(aws, aws.control.createAccessKey('carol'), { maxAttempts: 1 });
@@ -143,7 +134,7 @@ describe('AssumeRole', () => {
 
   it('checks the ExternalId the trust policy requires', async () => {
     const vendor = aws.control.createRole('vendor', {
-      trustPolicy: trust(alice.arn, ['sts:AssumeRole'], {
+      trustPolicy: trustPolicy(alice.arn, ['sts:AssumeRole'], {
         StringEquals: { 'sts:ExternalId': 'ext-123' },
       }),
     });
@@ -157,7 +148,7 @@ describe('AssumeRole', () => {
   });
 
   it('needs sts:TagSession for tags and sts:SetSourceIdentity for a source identity', async () => {
-    const plain = aws.control.createRole('plain', { trustPolicy: trust(alice.arn) });
+    const plain = aws.control.createRole('plain', { trustPolicy: trustPolicy(alice.arn) });
     const tagged = await rejectionOf(
       asAlice.send(
         new AssumeRoleCommand({
@@ -195,13 +186,13 @@ describe('AssumeRole', () => {
 
   it('limits role chaining to one hour and carries transitive tags and the source identity', async () => {
     const second = aws.control.createRole('second', {
-      trustPolicy: trust(`arn:aws:iam::${ACCOUNT}:role/keyvend/device-role`, [
+      trustPolicy: trustPolicy(`arn:aws:iam::${ACCOUNT}:role/keyvend/device-role`, [
         'sts:AssumeRole',
         'sts:TagSession',
       ]),
       maxSessionDuration: 43200,
     });
-    aws.control.createRole('unused', { trustPolicy: trust(alice.arn) });
+    aws.control.createRole('unused', { trustPolicy: trustPolicy(alice.arn) });
     const first = await asAlice.send(
       new AssumeRoleCommand({
         RoleArn: role.arn,

@@ -3,7 +3,13 @@
  * `@aws-sdk/client-sts` clients pointed at it.
  */
 import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { type LocalAws, type LocalAwsOptions, startLocalAws } from '../../src/local-aws/index.js';
+import {
+  type LocalAws,
+  type LocalAwsOptions,
+  type PolicyDocument,
+  startLocalAws,
+} from '../../src/local-aws/index.js';
+import type { PolicyStatement } from '../../src/local-aws/policy-document.js';
 
 export const REGION = 'eu-west-1';
 
@@ -56,3 +62,25 @@ export const S3_READ_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bucket/*' }],
 });
+
+/** What keyvend's own identity may do on a role: assume it, with session tags and a source identity. */
+export const KEYVEND_ROLE_ACTIONS = ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'];
+
+/** A role trust policy allowing `principal` (an ARN) the `actions`, under `condition`. */
+export function trustPolicy(
+  principal: string,
+  actions: string[] = ['sts:AssumeRole'],
+  condition?: Record<string, Record<string, string>>,
+): PolicyDocument & { Statement: PolicyStatement[] } {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: principal },
+        Action: actions,
+        ...(condition ? { Condition: condition } : {}),
+      },
+    ],
+  };
+}
